@@ -1,0 +1,67 @@
+"""Configuration: nameko's config dict first, then the environment, then defaults.
+
+Every service reads its settings through ``setting(config, KEY)`` so an operator
+can set any of them in the service's YAML (``config/*.yaml``) or as an
+environment variable of the same name.
+"""
+import json
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "AMQP_URI": "amqp://guest:guest@127.0.0.1:5672//",
+    # The outbox relay may use its own broker URI (defaults to AMQP_URI).
+    "OUTBOX_AMQP_URI": None,
+    "OUTBOX_POLL_SECONDS": 0.5,
+    "OUTBOX_BATCH": 200,
+    "RPC_TIMEOUT_SECONDS": 10.0,
+    "COUNTY_PROFILE": str(ROOT / "config" / "county" / "demo.json"),
+    "HOLIDAY_DIR": str(ROOT / "config" / "holidays"),
+    "LOG_LEVEL": "INFO",
+    "LOG_FORMAT": "json",
+}
+
+
+def setting(config, key, default=None):
+    if config is not None and config.get(key) not in (None, ""):
+        return config[key]
+    if os.environ.get(key) not in (None, ""):
+        return os.environ[key]
+    return DEFAULTS.get(key, default)
+
+
+def setting_json(config, key, default):
+    """A structured setting: a dict/list in YAML, or JSON text in the environment."""
+    value = setting(config, key)
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+class CountyProfile:
+    """The county's reference data: towns, departments, categories, routing seed.
+
+    A county edits one JSON file (``config/county/*.json``) to run the platform.
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self.name = data.get("name", "")
+        self.towns = {t["code"]: t for t in data.get("towns", [])}
+        self.departments = {d["code"]: d for d in data.get("departments", [])}
+        self.categories = {c["code"]: c for c in data.get("categories", [])}
+        self.routing = data.get("routing", [])
+        self.enterprises = data.get("enterprises", [])
+        self.taskforce = data.get("taskforce_department", "taskforce")
+
+    @classmethod
+    def load(cls, path):
+        return cls(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls.load(setting(config, "COUNTY_PROFILE"))

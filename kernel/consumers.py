@@ -1,0 +1,54 @@
+"""Idempotent event consumers.
+
+``consumes(source, event_type)`` wraps a service method as a nameko event
+handler that (1) checks the envelope and the payload against the contract,
+(2) records the ``event_id`` in ``processed_events`` in the same transaction as
+the handler's effect. A redelivered event finds its id there and changes
+nothing. A handler that fails rolls back and the message is requeued; a payload
+that breaks the contract is logged and dropped (it can never succeed).
+"""
+import functools
+import logging
+
+from marshmallow import ValidationError
+from nameko.events import event_handler
+from sqlalchemy import select
+
+from kernel.calendar import utcnow
+from kernel.contracts import Envelope, schema_for
+
+_log = logging.getLogger(__name__)
+
+
+def consumes(source_service, event_type, processed_table_attr="processed_table", **options):
+    """Decorate ``def handler(self, session, data, envelope)``; the service must
+    have a ``db`` (kernel.db.Database) and a class attribute naming its
+    processed-events table (default ``processed_table``)."""
+
+    def decorator(fn):
+        handler_name = f"{fn.__module__}.{fn.__qualname__}"
+
+        @functools.wraps(fn)
+        def wrapper(self, body):
+            try:
+                envelope = Envelope().load(body)
+                data = schema_for(event_type).load(envelope["data"])
+            except (ValidationError, KeyError, TypeError) as exc:
+                _log.error("dropping %s that breaks its contract: %s", event_type, exc)
+                return
+            event_id = str(envelope["event_id"])
+            table = getattr(self, processed_table_attr)
+            with self.db.transaction() as session:
+                seen = session.execute(select(table.c.event_id).where(
+                    table.c.event_id == event_id, table.c.handler == handler_name)).first()
+                if seen:
+                    _log.info("duplicate %s %s ignored", event_type, event_id)
+                    return
+                session.execute(table.insert().values(
+                    event_id=event_id, handler=handler_name, processed_at=utcnow()))
+                fn(self, session, data, envelope)
+
+        options.setdefault("requeue_on_error", True)
+        return event_handler(source_service, event_type, **options)(wrapper)
+
+    return decorator

@@ -1,0 +1,242 @@
+"""Transactional outbox: nothing accepted is lost between database and broker.
+
+A service writes its state change and the events it causes in one transaction
+(``Outbox.add``). The relay, a managed green thread in each service process,
+publishes pending rows to the service's nameko event exchange with publisher
+confirms and only then marks them sent. With the broker unreachable, writes
+still succeed and rows wait; the relay retries with back-off and the events
+flow once the broker is back. A row may be published twice (a crash between
+confirm and mark); consumers are idempotent by ``event_id`` (kernel.consumers).
+"""
+import datetime as dt
+import json
+import logging
+import uuid
+
+import eventlet
+from eventlet.event import Event
+from kombu import Connection, Exchange, Producer
+from nameko.extensions import DependencyProvider
+from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, String, Table, Text,
+                        func, select, update, delete, Index)
+from sqlalchemy import event as sa_event
+
+from kernel.calendar import utcnow
+from kernel.config import setting
+from kernel.contracts import SCHEMA_VERSION, Envelope, schema_for
+from kernel.db import Database, UTCDateTime
+
+_log = logging.getLogger(__name__)
+
+_BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
+
+def define_kernel_tables(metadata: MetaData):
+    """The outbox and the consumers' processed-event log, in every service's database."""
+    outbox = Table(
+        "outbox", metadata,
+        Column("id", _BIGINT, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("event_type", String(64), nullable=False),
+        Column("payload", Text, nullable=False),  # the JSON envelope
+        Column("headers", JSON, nullable=False, default=dict),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("published_at", UTCDateTime, nullable=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Index("ix_outbox_pending", "published_at", "id"),
+    )
+    processed = Table(
+        "processed_events", metadata,
+        Column("event_id", String(36), primary_key=True),
+        Column("handler", String(128), primary_key=True),
+        Column("processed_at", UTCDateTime, nullable=False),
+    )
+    return outbox, processed
+
+
+def event_exchange(service_name):
+    # The same exchange nameko's EventDispatcher uses, so @event_handler works.
+    return Exchange(f"{service_name}.events", type="topic", durable=True, auto_delete=False)
+
+
+class OutboxWriter:
+    def __init__(self, relay, worker_ctx):
+        self._relay = relay
+        self._worker_ctx = worker_ctx
+
+    def add(self, session, event_type, data):
+        """Stage an event in the caller's transaction; returns its event_id."""
+        return self._relay.stage(session, event_type, data, self._worker_ctx)
+
+
+class OutboxRelay(DependencyProvider):
+    """Declare on a service beside its ``Database``; gives workers ``.add(session, type, data)``."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def setup(self):
+        config = self.container.config
+        self.service = self.container.service_name
+        self.uri = setting(config, "OUTBOX_AMQP_URI") or setting(config, "AMQP_URI")
+        self.poll = float(setting(config, "OUTBOX_POLL_SECONDS"))
+        self.batch = int(setting(config, "OUTBOX_BATCH"))
+        self.retention = dt.timedelta(days=float(setting(config, "OUTBOX_RETENTION_DAYS", 7)))
+        self.db = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self.wake = Event()
+        self.running = False
+        self.published_total = 0
+        self._conn = None
+
+    def start(self):
+        # Dependencies are set up concurrently: the Database's session factory
+        # exists only from here on.
+        relay = self
+
+        @sa_event.listens_for(self.db.factory, "after_commit")
+        def _after_commit(session):
+            if session.info.pop("outbox_dirty", False):
+                relay.poke()
+
+        self.running = True
+        self.container.spawn_managed_thread(self._run, identifier=f"{self.service}.outbox_relay")
+
+    def stop(self):
+        self.running = False
+        self.poke()
+        self._close()
+
+    def kill(self):
+        self.running = False
+        self._close()
+
+    def poke(self):
+        if not self.wake.ready():
+            self.wake.send(True)
+
+    def get_dependency(self, worker_ctx):
+        return OutboxWriter(self, worker_ctx)
+
+    # -- writing ---------------------------------------------------------------
+    def stage(self, session, event_type, data, worker_ctx=None):
+        body = schema_for(event_type).dump(data)
+        errors = schema_for(event_type).validate(body)
+        if errors:  # a programming error: never publish what breaks the contract
+            raise ValueError(f"{event_type} payload breaks its contract: {errors}")
+        event_id = str(uuid.uuid4())
+        now = utcnow()
+        envelope = Envelope().dump({
+            "event_id": event_id, "event_type": event_type, "schema_version": SCHEMA_VERSION,
+            "occurred_at": now, "source": self.service, "data": body,
+        })
+        headers = {}
+        if worker_ctx is not None:
+            stack = worker_ctx.call_id_stack
+            if stack:
+                headers["nameko.call_id_stack"] = list(stack)
+            if worker_ctx.data.get("request_id"):
+                headers["nameko.request_id"] = worker_ctx.data["request_id"]
+        session.execute(self.table.insert().values(
+            event_id=event_id, event_type=event_type, payload=json.dumps(envelope, ensure_ascii=False),
+            headers=headers, created_at=now, attempts=0))
+        session.info["outbox_dirty"] = True
+        return event_id
+
+    # -- relaying --------------------------------------------------------------
+    def _run(self):
+        backoff = self.poll
+        last_cleanup = utcnow()
+        while self.running:
+            try:
+                sent = self.publish_pending()
+                backoff = self.poll
+                if sent >= self.batch:
+                    continue  # more waiting: go again at once
+                if utcnow() - last_cleanup > dt.timedelta(hours=1):
+                    self._cleanup()
+                    last_cleanup = utcnow()
+            except Exception as exc:  # broker or database unreachable: keep rows, retry
+                _log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
+                self._close()
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            with eventlet.Timeout(self.poll, False):
+                self.wake.wait()
+            if self.wake.ready():
+                self.wake = Event()
+
+    def _connection(self):
+        if self._conn is None:
+            conn = Connection(self.uri, transport_options={"confirm_publish": True},
+                              connect_timeout=5, heartbeat=0)
+            conn.connect()
+            self._conn = conn
+            self._channel = conn.channel()
+            self._producer = Producer(self._channel, exchange=event_exchange(self.service),
+                                      serializer="json")
+            event_exchange(self.service)(self._channel).declare()
+        return self._producer
+
+    def _close(self):
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # already broken
+                pass
+
+    def publish_pending(self):
+        """Publish one batch; returns how many were confirmed and marked."""
+        if self.db.engine.dialect.name == "postgresql":
+            # Several instances share the table: lock the batch (skipping rows
+            # another relay holds) for as long as it is being published.
+            with self.db.store.transaction() as session:
+                rows = session.execute(self._pending_query().with_for_update(skip_locked=True)).all()
+                sent = self._publish(rows)
+                self._mark(session, sent)
+        else:
+            # SQLite has one writer: never hold it across network I/O.
+            with self.db.store.reading() as session:
+                rows = session.execute(self._pending_query()).all()
+            sent = self._publish(rows)
+            if sent:
+                with self.db.store.transaction() as session:
+                    self._mark(session, sent)
+        self.published_total += len(sent)
+        return len(sent)
+
+    def _pending_query(self):
+        t = self.table
+        return select(t.c.id, t.c.event_type, t.c.payload, t.c.headers).where(
+            t.c.published_at.is_(None)).order_by(t.c.id).limit(self.batch)
+
+    def _publish(self, rows):
+        if not rows:
+            return []
+        producer = self._connection()
+        sent = []
+        for row in rows:
+            producer.publish(
+                json.loads(row.payload), routing_key=row.event_type, delivery_mode=2,
+                headers=dict(row.headers or {}),
+                retry=False)  # confirm_publish: returns only once the broker has it
+            sent.append(row.id)
+        return sent
+
+    def _mark(self, session, sent):
+        if sent:
+            t = self.table
+            session.execute(update(t).where(t.c.id.in_(sent)).values(
+                published_at=utcnow(), attempts=t.c.attempts + 1))
+
+    def pending_count(self):
+        t = self.table
+        with self.db.store.reading() as session:
+            return session.execute(select(func.count()).select_from(t).where(
+                t.c.published_at.is_(None))).scalar_one()
+
+    def _cleanup(self):
+        t = self.table
+        with self.db.store.transaction() as session:
+            session.execute(delete(t).where(t.c.published_at < utcnow() - self.retention))

@@ -1,0 +1,141 @@
+"""Tables of the appeals service (its own database; no other service reads them)."""
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String,
+                        Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from kernel.db import UTCDateTime
+from kernel.outbox import define_kernel_tables
+
+BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+outbox_table, processed_table = define_kernel_tables(Base.metadata)
+
+
+class Appeal(Base):
+    """One appeal in the ledger (台账)."""
+    __tablename__ = "appeals"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    enterprise_code: Mapped[str] = mapped_column(String(18), index=True)
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    category: Mapped[str] = mapped_column(String(32))
+    town: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list] = mapped_column(JSON, default=list)
+    tier: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    lead_department: Mapped[str | None] = mapped_column(String(32))
+    co_departments: Mapped[list] = mapped_column(JSON, default=list)
+    received_at = mapped_column(UTCDateTime, nullable=False)
+    due_at = mapped_column(UTCDateTime)
+    accepted_at = mapped_column(UTCDateTime)
+    replied_at = mapped_column(UTCDateTime)
+    replied_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    reply_content: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at = mapped_column(UTCDateTime)
+    closed_at = mapped_column(UTCDateTime)
+    under_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    instructions: Mapped[int] = mapped_column(Integer, default=0)
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    extension_request: Mapped[dict | None] = mapped_column(JSON)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    # When the sweep must next look at this appeal; NULL once nothing is left
+    # to do. The sweep reads only rows with next_check_at <= now (an index).
+    next_check_at = mapped_column(UTCDateTime, index=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at = mapped_column(UTCDateTime, nullable=False)
+    updated_at = mapped_column(UTCDateTime, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_appeals_lead_id", "lead_department", "id"),
+        Index("ix_appeals_status_id", "status", "id"),
+        Index("ix_appeals_received_at", "received_at"),
+    )
+
+
+class AppealHistory(Base):
+    """Append-only: every transition, who, when, from, to, note."""
+    __tablename__ = "appeal_history"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
+    at = mapped_column(UTCDateTime, nullable=False)
+    actor: Mapped[str] = mapped_column(String(160))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Escalation(Base):
+    """One row per ladder step per appeal: the unique key makes each step happen once."""
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(24))
+    department: Mapped[str | None] = mapped_column(String(32))
+    at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("appeal_id", "level", name="uq_escalation_step"),)
+
+
+class RoutingRule(Base):
+    """APP-2: the routing table is data, editable per county."""
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(32))
+    town: Mapped[str] = mapped_column(String(32))  # "*" = any town
+    lead_department: Mapped[str] = mapped_column(String(32))
+    co_departments: Mapped[list] = mapped_column(JSON, default=list)
+    updated_at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("category", "town", name="uq_route"),)
+
+
+class Enterprise(Base):
+    """What this service knows of enterprises, from the directory's events."""
+    __tablename__ = "enterprises"
+
+    credit_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    town: Mapped[str | None] = mapped_column(String(32))
+    industry: Mapped[str | None] = mapped_column(String(64))
+    key_enterprise: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at = mapped_column(UTCDateTime, nullable=False)
+
+
+class RectificationItem(Base):
+    """APP-9 整改清单: a problem found by an evaluation, ticked off one by one."""
+    __tablename__ = "rectification_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))  # which evaluation found it
+    problem: Mapped[str] = mapped_column(Text)
+    measure: Mapped[str | None] = mapped_column(Text)
+    lead_department: Mapped[str] = mapped_column(String(32), index=True)
+    responsible_leader: Mapped[str] = mapped_column(String(50))
+    co_departments: Mapped[list] = mapped_column(JSON, default=list)
+    deadline = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open | done
+    done_at = mapped_column(UTCDateTime)
+    done_note: Mapped[str | None] = mapped_column(Text)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    created_at = mapped_column(UTCDateTime, nullable=False)
