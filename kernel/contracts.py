@@ -101,6 +101,85 @@ class EnterpriseUpserted(_Event):
     key_project = fields.Boolean(load_default=False)
 
 
+# -- inspections (INS-1 … INS-9) ---------------------------------------------------
+
+class RuleBroken(_Event):
+    rule = fields.String(required=True)  # INS-1 … INS-9
+    message = fields.String(required=True)
+
+
+class InspectionRef(_Event):
+    """What every inspection event carries, so consumers need not call back."""
+    inspection_id = fields.Integer(required=True)
+    kind = fields.String(required=True)  # routine | joint | research | emergency
+    status = fields.String(required=True)  # pending_approval | approved | rejected | ...
+    entry_code = fields.String(required=True)  # green | red
+    department = fields.String(required=True)  # the filing (lead) department
+    departments = fields.List(fields.String(), load_default=list)
+    enterprise_code = fields.String(required=True)
+    key_enterprise = fields.Boolean(load_default=False)
+    planned_date = fields.Date(required=True)
+    violations = fields.List(fields.Nested(RuleBroken), load_default=list)
+
+
+class InspectionFiled(InspectionRef):
+    filed_by = fields.String(required=True)
+
+
+class InspectionDecided(InspectionRef):
+    """approved / rejected: by the rules at filing (``automatic``) or by the head."""
+    decided_by = fields.String(required=True)
+    automatic = fields.Boolean(required=True)
+    note = fields.String(allow_none=True)
+
+
+class InspectionCancelled(InspectionRef):
+    reason = fields.String(required=True)
+
+
+class InspectionFlagged(InspectionRef):
+    """INS-5: an emergency's after-the-fact filing late or missing, against the department."""
+    reason = fields.String(required=True)  # late_filing | missing_filing
+    due_at = fields.AwareDateTime(required=True)
+    filed_at = fields.AwareDateTime(allow_none=True)
+
+
+class InspectionAfterFiled(InspectionRef):
+    due_at = fields.AwareDateTime(required=True)
+    filed_at = fields.AwareDateTime(required=True)
+    on_time = fields.Boolean(required=True)
+
+
+class ItemResult(_Event):
+    item_code = fields.String(required=True)
+    department = fields.String(required=True)
+    outcome = fields.String(required=True)  # compliant | violation
+    violation_code = fields.String(allow_none=True)
+    severity = fields.String(allow_none=True)
+    penalised = fields.Boolean(allow_none=True)
+    no_penalty_code = fields.String(allow_none=True)  # 首违不罚 list entry applied
+
+
+class InspectionCompleted(InspectionRef):
+    results = fields.List(fields.Nested(ItemResult), required=True)
+    violations_found = fields.Integer(required=True)
+    not_penalised = fields.Integer(required=True)
+
+
+class InspectionMerged(InspectionRef):
+    """INS-7: the joint visit that now stands for ``merged_from``."""
+    merged_from = fields.List(fields.Integer(), required=True)
+
+
+class InspectionDrawn(_Event):
+    """INS-6: a double random draw, reproducible from its seed."""
+    draw_id = fields.Integer(required=True)
+    department = fields.String(required=True)
+    seed = fields.String(required=True)
+    count = fields.Integer(required=True)
+    targets = fields.List(fields.String(), required=True)  # credit codes
+
+
 EVENTS = {
     "appeal.created": AppealCreated,
     "appeal.assigned": AppealAssigned,
@@ -114,6 +193,15 @@ EVENTS = {
     "rectification.created": RectificationChanged,
     "rectification.closed": RectificationChanged,
     "enterprise.upserted": EnterpriseUpserted,
+    "inspection.filed": InspectionFiled,
+    "inspection.approved": InspectionDecided,
+    "inspection.rejected": InspectionDecided,
+    "inspection.cancelled": InspectionCancelled,
+    "inspection.flagged": InspectionFlagged,
+    "inspection.after_filed": InspectionAfterFiled,
+    "inspection.completed": InspectionCompleted,
+    "inspection.merged": InspectionMerged,
+    "inspection.drawn": InspectionDrawn,
 }
 
 

@@ -47,6 +47,16 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.timezone.utc)
 
 
+_SQLITE_WRITERS = {}
+
+
+def _sqlite_writer_lock(path):
+    # One lock per file, shared by every engine on it in this process (two
+    # containers of one service in one process, as in tests, share it too).
+    key = os.path.abspath(path) if path and path != ":memory:" else id(object())
+    return _SQLITE_WRITERS.setdefault(key, Semaphore(1))
+
+
 def normalise_url(url):
     # SQLAlchemy 2.1 reads "postgresql://" as psycopg 3, which blocks under
     # eventlet; the project's driver is psycopg2 (made green by psycogreen).
@@ -77,7 +87,7 @@ def make_engine(url, **kwargs):
         # freezing the very thread that holds the lock); across processes,
         # BEGIN IMMEDIATE takes the write lock up front so a second instance
         # waits (busy_timeout) instead of failing on upgrade.
-        writer = Semaphore(1)
+        writer = _sqlite_writer_lock(path)
 
         def _release(conn):
             if conn.info.pop("qq_writer", False):

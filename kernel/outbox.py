@@ -43,6 +43,11 @@ def define_kernel_tables(metadata: MetaData):
         Column("created_at", UTCDateTime, nullable=False),
         Column("published_at", UTCDateTime, nullable=True),
         Column("attempts", Integer, nullable=False, default=0),
+        # A relay claims a batch for a lease before publishing, so two
+        # instances never publish the same row; an expired lease (a relay that
+        # died mid-batch) lets another take the rows over.
+        Column("claimed_by", String(64), nullable=True),
+        Column("claimed_until", UTCDateTime, nullable=True),
         Index("ix_outbox_pending", "published_at", "id"),
     )
     processed = Table(
@@ -52,6 +57,21 @@ def define_kernel_tables(metadata: MetaData):
         Column("processed_at", UTCDateTime, nullable=False),
     )
     return outbox, processed
+
+
+def create_kernel_tables(op):
+    """For a service's first Alembic migration: the outbox and processed-events
+    tables, defined once here rather than copied into every service."""
+    import sqlalchemy as sa
+    outbox, processed = define_kernel_tables(sa.MetaData())
+    bind = op.get_bind()
+    outbox.create(bind)
+    processed.create(bind)
+
+
+def drop_kernel_tables(op):
+    op.drop_table("processed_events")
+    op.drop_table("outbox")
 
 
 def event_exchange(service_name):
@@ -81,6 +101,9 @@ class OutboxRelay(DependencyProvider):
         self.uri = setting(config, "OUTBOX_AMQP_URI") or setting(config, "AMQP_URI")
         self.poll = float(setting(config, "OUTBOX_POLL_SECONDS"))
         self.batch = int(setting(config, "OUTBOX_BATCH"))
+        self.relay_id = f"{self.service}-{uuid.uuid4().hex[:12]}"
+        self.lease = dt.timedelta(seconds=float(setting(config, "OUTBOX_LEASE_SECONDS", 30)))
+        self.max_backoff = float(setting(config, "OUTBOX_MAX_BACKOFF_SECONDS", 10.0))
         self.retention = dt.timedelta(days=float(setting(config, "OUTBOX_RETENTION_DAYS", 7)))
         self.db = next(d for d in self.container.dependencies if isinstance(d, Database))
         self.wake = Event()
@@ -159,7 +182,7 @@ class OutboxRelay(DependencyProvider):
                 _log.warning("outbox relay: %s: %s; retrying in %.1fs", type(exc).__name__, exc, backoff)
                 self._close()
                 eventlet.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, self.max_backoff)
                 continue
             with eventlet.Timeout(self.poll, False):
                 self.wake.wait()
@@ -187,48 +210,54 @@ class OutboxRelay(DependencyProvider):
                 pass
 
     def publish_pending(self):
-        """Publish one batch; returns how many were confirmed and marked."""
-        if self.db.engine.dialect.name == "postgresql":
-            # Several instances share the table: lock the batch (skipping rows
-            # another relay holds) for as long as it is being published.
-            with self.db.store.transaction() as session:
-                rows = session.execute(self._pending_query().with_for_update(skip_locked=True)).all()
-                sent = self._publish(rows)
-                self._mark(session, sent)
-        else:
-            # SQLite has one writer: never hold it across network I/O.
-            with self.db.store.reading() as session:
-                rows = session.execute(self._pending_query()).all()
-            sent = self._publish(rows)
+        """Claim a batch, publish it with confirms, mark it sent; returns how many."""
+        rows = self._claim()
+        if not rows:
+            return 0
+        producer = self._connection()
+        sent = []
+        try:
+            for row in rows:
+                producer.publish(
+                    json.loads(row.payload), routing_key=row.event_type, delivery_mode=2,
+                    headers=dict(row.headers or {}),
+                    retry=False)  # confirm_publish: returns only once the broker has it
+                sent.append(row.id)
+        finally:
+            # Mark what the broker confirmed even when a later row failed; the
+            # rest stay claimed until the lease ends, then go again.
             if sent:
+                t = self.table
                 with self.db.store.transaction() as session:
-                    self._mark(session, sent)
+                    session.execute(update(t).where(t.c.id.in_(sent)).values(
+                        published_at=utcnow(), attempts=t.c.attempts + 1, claimed_by=None,
+                        claimed_until=None))
         self.published_total += len(sent)
         return len(sent)
 
-    def _pending_query(self):
+    def _claim(self):
+        """Take the lease on the oldest pending rows (short transaction: no
+        network I/O while the database is held)."""
         t = self.table
-        return select(t.c.id, t.c.event_type, t.c.payload, t.c.headers).where(
-            t.c.published_at.is_(None)).order_by(t.c.id).limit(self.batch)
-
-    def _publish(self, rows):
-        if not rows:
-            return []
-        producer = self._connection()
-        sent = []
-        for row in rows:
-            producer.publish(
-                json.loads(row.payload), routing_key=row.event_type, delivery_mode=2,
-                headers=dict(row.headers or {}),
-                retry=False)  # confirm_publish: returns only once the broker has it
-            sent.append(row.id)
-        return sent
-
-    def _mark(self, session, sent):
-        if sent:
-            t = self.table
-            session.execute(update(t).where(t.c.id.in_(sent)).values(
-                published_at=utcnow(), attempts=t.c.attempts + 1))
+        now = utcnow()
+        free = (t.c.published_at.is_(None)
+                & (t.c.claimed_until.is_(None) | (t.c.claimed_until < now)))
+        with self.db.store.transaction() as session:
+            ids = select(t.c.id).where(free).order_by(t.c.id).limit(self.batch)
+            if session.bind.dialect.name == "postgresql":
+                ids = ids.with_for_update(skip_locked=True)
+            ids = session.execute(ids).scalars().all()
+            if not ids:
+                return []
+            # the WHERE repeats the test, so a row another relay claimed
+            # meanwhile is not taken twice
+            session.execute(update(t).where(t.c.id.in_(ids), free).values(
+                claimed_by=self.relay_id, claimed_until=now + self.lease))
+            return session.execute(
+                select(t.c.id, t.c.event_type, t.c.payload, t.c.headers)
+                .where(t.c.id.in_(ids), t.c.claimed_by == self.relay_id,
+                       t.c.published_at.is_(None))
+                .order_by(t.c.id)).all()
 
     def pending_count(self):
         t = self.table

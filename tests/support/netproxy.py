@@ -39,7 +39,7 @@ class TcpProxy:
                 if not data:
                     break
                 dst.sendall(data)
-        except OSError:
+        except (OSError, EOFError):  # the other side went away, or cut() shut it
             pass
         finally:
             for s in (src, dst):
@@ -51,15 +51,14 @@ class TcpProxy:
                 self._socks.discard(s)
 
     def cut(self):
-        """Drop every connection and refuse new ones."""
+        """Drop every connection and refuse new ones. Sockets are shut down,
+        not closed: the pipes reading them wake, finish and close them."""
         self.up = False
         for s in list(self._socks):
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            s.close()
-        self._socks.clear()
 
     def restore(self):
         self.up = True

@@ -7,6 +7,7 @@ Create Date: 2026-11-26 04:37:11.168474
 from alembic import op
 import sqlalchemy as sa
 import kernel.db
+from kernel.outbox import create_kernel_tables, drop_kernel_tables
 
 
 revision = '0001'
@@ -74,27 +75,7 @@ def upgrade():
     sa.Column('updated_at', kernel.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('credit_code')
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('event_type', sa.String(length=64), nullable=False),
-    sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('headers', sa.JSON(), nullable=False),
-    sa.Column('created_at', kernel.db.UTCDateTime(), nullable=False),
-    sa.Column('published_at', kernel.db.UTCDateTime(), nullable=True),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('event_id')
-    )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_pending', ['published_at', 'id'], unique=False)
-
-    op.create_table('processed_events',
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('handler', sa.String(length=128), nullable=False),
-    sa.Column('processed_at', kernel.db.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('event_id', 'handler')
-    )
+    create_kernel_tables(op)  # outbox + processed_events (kernel.outbox)
     op.create_table('rectification_items',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('source', sa.String(length=200), nullable=False),
@@ -165,11 +146,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_rectification_items_lead_department'))
 
     op.drop_table('rectification_items')
-    op.drop_table('processed_events')
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_pending')
-
-    op.drop_table('outbox')
+    drop_kernel_tables(op)
     op.drop_table('enterprises')
     with op.batch_alter_table('appeals', schema=None) as batch_op:
         batch_op.drop_index('ix_appeals_status_id')
