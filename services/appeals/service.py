@@ -1,5 +1,6 @@
 """Nameko entrypoints of the appeals service. Thin: validate with the schema,
 apply the domain, commit state and events together (outbox), answer."""
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -93,7 +94,9 @@ class AppealsService:
                 raise BadInput({"received_at": ["is in the future"]})
         key = None
         if data.pop("idempotency_key"):
-            key = f"{caller.role}:{caller.sub or caller.org}:{payload['idempotency_key']}"
+            # scoped to the caller, hashed to a fixed width whatever the caller's ids
+            key = hashlib.sha256(json.dumps(
+                [caller.role, caller.sub, caller.org, payload["idempotency_key"]]).encode()).hexdigest()
             existing = self._by_key(key)
             if existing is not None:
                 return existing

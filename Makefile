@@ -1,0 +1,60 @@
+# Qinqing (亲清). `make run` runs the platform; `make test` passes the tests.
+# Both install what they need into .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick clean services
+
+all: test
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed (found %s); set PYTHON=python3.11" % sys.version.split()[0]'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+services:
+	@bash scripts/ensure-services.sh
+
+## run: every service with the demo county, until Ctrl-C
+run: install services
+	$(PY) scripts/run_platform.py
+
+## test: unit tests, then the integration suite against SQLite and PostgreSQL
+test: install
+	@bash scripts/ensure-services.sh
+	$(PYTEST) tests/unit -q
+	QQ_TEST_DB=sqlite $(PYTEST) tests/integration -q
+	@if bash scripts/ensure-services.sh postgres; then \
+	  QQ_TEST_DB=postgres $(PYTEST) tests/integration -q; \
+	elif [ -n "$${QQ_REQUIRE_POSTGRES:-}" ]; then \
+	  echo "PostgreSQL is required here (QQ_REQUIRE_POSTGRES) and not available" >&2; exit 1; \
+	else echo "PostgreSQL not available: the PostgreSQL pass was skipped"; fi
+
+test-unit: install
+	$(PYTEST) tests/unit -q
+
+test-sqlite: install services
+	QQ_TEST_DB=sqlite $(PYTEST) tests -q
+
+test-postgres: install
+	@bash scripts/ensure-services.sh postgres
+	QQ_TEST_DB=postgres $(PYTEST) tests -q
+
+## bench: the platform against its floor and a monolith (a few minutes)
+bench: install
+	@bash scripts/ensure-services.sh postgres
+	$(PY) -m bench.run
+
+bench-quick: install
+	@bash scripts/ensure-services.sh postgres
+	$(PY) -m bench.run --quick
+
+clean:
+	rm -rf var .pytest_cache *.egg-info

@@ -1,0 +1,68 @@
+"""What every routes module shares: the gateway's dependencies and helpers."""
+import datetime as dt
+import inspect
+import re
+from pathlib import Path
+
+
+from kernel.config import setting
+from kernel.db import Database
+from kernel.errors import BadInput
+from kernel.logs import CallIdLogging
+from kernel.metrics import Metrics
+from kernel.rpc import TimedRpcProxy
+
+from ..auth import Gate
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class ProbeProxy(TimedRpcProxy):
+    """An RPC proxy with the short readiness timeout (GATEWAY_READY_TIMEOUT_SECONDS,
+    default 2 s); /readyz calls ``ping()`` on every one the service declares."""
+
+    def setup(self):
+        super().setup()
+        self.timeout = float(setting(self.container.config, "GATEWAY_READY_TIMEOUT_SECONDS", 2))
+
+
+class RoutesBase:
+    db = Database(MIGRATIONS)  # API keys only
+    gate = Gate()
+    metrics = Metrics()
+    logs = CallIdLogging()
+    # The reference data (channels, departments) every client form needs comes
+    # from the appeals service, so the proxy is shared by all route modules.
+    appeals = TimedRpcProxy("appeals")
+
+    @classmethod
+    def probes(cls):
+        """``(attribute, service name)`` of each backing service /readyz pings."""
+        return sorted((name, proxy.target_service) for name, proxy in inspect.getmembers(cls)
+                      if isinstance(proxy, ProbeProxy))
+
+
+def rpc_safe(data):
+    """Validated input as plain JSON for an RPC call (datetimes as ISO 8601)."""
+    if isinstance(data, dict):
+        return {k: rpc_safe(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [rpc_safe(v) for v in data]
+    if isinstance(data, (dt.datetime, dt.date)):
+        return data.isoformat()
+    return data
+
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # printable ASCII, no spaces
+
+
+def idempotency(request):
+    """``{"idempotency_key": …}`` from the ``Idempotency-Key`` header, or {} (GW-3).
+    The appeals service keys it by caller: the same key from the same caller
+    gives the same appeal, made once; another caller's same key is another's."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return {}
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise BadInput({"Idempotency-Key": ["must be 1 to 100 printable ASCII characters"]})
+    return {"idempotency_key": key}

@@ -1,0 +1,143 @@
+"""The public contract (v1): one marshmallow schema per request and response.
+
+These schemas do two jobs from one source: they validate what a client sends
+(a refusal names every offending field, and nothing reaches a service) and
+they generate the OpenAPI document (``gateway/openapi.py``). They are the
+gateway's own, not the services' internal RPC schemas, so a change inside a
+service cannot silently change what department systems code against.
+
+Field types here refuse what the databases behind would choke on (NUL
+characters, years outside any plausible range, ids beyond 64 bits), so no
+input a client can send turns into a 500 further down.
+"""
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from kernel.errors import BadInput
+
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in every service's database
+CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$",
+                       error="must be a code of 1 to 32 letters, digits, '_', '.' or '-'")
+
+
+class Text(fields.String):
+    """A string without NUL characters (PostgreSQL refuses them in text)."""
+
+    def __init__(self, *args, not_blank=False, **kwargs):
+        self.not_blank = not_blank
+        super().__init__(*args, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in value:
+            raise ValidationError("must not contain NUL characters")
+        if self.not_blank and not value.strip():
+            raise ValidationError("must not be blank")
+        return value
+
+
+class Code(Text):
+    """A reference code (channel, category, town, department, tier …)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validate", CODE)
+        super().__init__(*args, **kwargs)
+
+
+class StrictInteger(fields.Integer):
+    """An integer given as a JSON number; ``true`` is not 1 and ``"5"`` is not 5."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("strict", True)
+        super().__init__(*args, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class Timestamp(fields.AwareDateTime):
+    """An ISO 8601 instant with its offset, between 2000 and 2100."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not 2000 <= value.year <= 2100:  # also keeps the UTC conversion in range
+            raise ValidationError("must be between 2000 and 2100")
+        return value
+
+
+class Body(Schema):
+    """A request body or query: unknown fields are refused by name."""
+
+    class Meta:
+        unknown = RAISE
+
+
+def load(schema_cls, payload, **context):
+    """Validate ``payload`` (a dict) against ``schema_cls``; BadInput names every field."""
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise BadInput({"_body": ["expected a JSON object"]})
+    schema = schema_cls()
+    schema.context.update(context)
+    try:
+        return schema.load(payload)
+    except ValidationError as exc:
+        messages = exc.messages
+        if not isinstance(messages, dict):
+            messages = {"_body": messages}
+        raise BadInput({str(k): v for k, v in messages.items()})
+
+
+def project(schema, data):
+    """Keep only the fields the contract declares: a service may return more,
+    clients see exactly what v1 promises."""
+    if isinstance(schema, type):
+        schema = schema()
+    if data is None:
+        return None
+    out = {}
+    for name, field in schema.fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if isinstance(field, fields.Nested):
+            nested = field.schema
+            value = [project(nested, v) for v in value] if field.many else project(nested, value)
+        elif isinstance(field, fields.List) and isinstance(field.inner, fields.Nested):
+            value = [project(field.inner.schema, v) for v in (value or [])]
+        out[name] = value
+    return out
+
+
+# -- shapes shared by every route ---------------------------------------------------
+
+class Problem(Schema):
+    """An error (RFC 9457 problem details)."""
+    type = fields.String(metadata={"description": "what kind of problem; explained on /docs",
+                                   "example": "/docs#problem-invalid-input"})
+    title = fields.String(metadata={"example": "Invalid input"})
+    status = fields.Integer(metadata={"example": 422})
+    detail = fields.String(metadata={"example": "Invalid input: contact_phone"})
+    instance = fields.String(metadata={"description": "urn:request:<X-Request-ID>"})
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(), metadata={
+        "description": "bad input only: field → messages",
+        "example": {"contact_phone": ["not a valid phone number"]}})
+    conflict = fields.Dict(metadata={
+        "description": "409 only: the state that refused the action",
+        "example": {"status": "assigned", "action": "reply", "allowed_from": ["accepted"]}})
+
+
+class Health(Schema):
+    status = fields.String(metadata={"example": "ok"})
+    service = fields.String(metadata={"example": "gateway"})
+
+
+class Readiness(Schema):
+    status = fields.String(metadata={"description": "ready | not ready"})
+    broker = fields.String(metadata={"description": "ok | unreachable"})
+    database = fields.String(metadata={"description": "ok | unreachable"})
+    services = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "service → ok | timeout | unavailable | error | skipped",
+        "example": {"appeals": "ok"}})

@@ -1,0 +1,14 @@
+"""The gateway as one nameko service, assembled from one routes module per
+backing service (see ``gateway/routes/__init__.py`` to add one).
+
+Run: ``python -m gateway`` (or ``nameko run --config config/gateway.yaml
+gateway.service:GatewayService``); port 8000, or GATEWAY_PORT.
+"""
+from .routes.api_keys import ApiKeyRoutes
+from .routes.appeals import AppealRoutes
+from .routes.open311 import Open311Routes
+from .routes.ops import OpsRoutes
+
+
+class GatewayService(AppealRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes):
+    name = "gateway"

@@ -1,0 +1,110 @@
+"""``make run``: every service as its own process, the way production runs them.
+
+Starts appeals first (its event queues must exist before inspections seeds the
+directory and announces the enterprises), then inspections, then the gateway;
+waits until each answers on /healthz; prints how to reach the platform; on
+Ctrl-C (or SIGTERM) stops them all cleanly. A service that dies stops the rest.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+SERVICES = [
+    # name, nameko target, config, health URL
+    ("appeals", "services.appeals.service:AppealsService", "config/appeals.yaml",
+     "http://127.0.0.1:8001/healthz"),
+    ("inspections", "services.inspections.service:InspectionsService",
+     "config/inspections/inspections.yaml", "http://127.0.0.1:8002/healthz"),
+    ("gateway", "gateway.service:GatewayService", "config/gateway.yaml",
+     "http://127.0.0.1:{port}/healthz"),
+]
+
+
+def wait_healthy(url, proc, seconds=60):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
+def main():
+    env = dict(os.environ)
+    env.setdefault("PYTHONPATH", str(ROOT))
+    # Development defaults, announced below; production sets real secrets.
+    env.setdefault("GATEWAY_DEV", "1")
+    env.setdefault("INS_CODE_KEY", "dev-only-entry-code-key")
+    port = env.setdefault("GATEWAY_PORT", "8000")
+    (ROOT / "var").mkdir(exist_ok=True)
+    procs = []
+
+    def stop_all(*_):
+        for name, p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, p in reversed(procs):
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+        print("\nQinqing stopped.", flush=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+
+    for name, target, config, health in SERVICES:
+        log = open(ROOT / "var" / f"{name}.log", "ab")
+        cmd = [PY, "-c", "import eventlet; eventlet.monkey_patch(); "
+               "from nameko.cli.main import main; main()",
+               "run", "--config", config, target]
+        p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append((name, p))
+        print(f"starting {name:12s} (pid {p.pid}, log var/{name}.log) …", flush=True)
+        if not wait_healthy(health.format(port=port), p):
+            print(f"{name} did not come up; see var/{name}.log", file=sys.stderr)
+            stop_all()
+
+    base = f"http://127.0.0.1:{port}"
+    print(f"""
+Qinqing (亲清) is running — demo county: config/county/demo.json
+
+  API (gateway)      {base}/api/v1/…      docs {base}/docs   spec {base}/openapi.json
+  Open311            {base}/open311/v2/services.json
+  Health             {base}/healthz  {base}/readyz
+  Metrics            {base}/metrics  http://127.0.0.1:8001/metrics (appeals)  http://127.0.0.1:8002/metrics (inspections)
+  Entry-code check   http://127.0.0.1:8002/verify/<token>
+
+  A development token (GATEWAY_DEV=1 uses the documented development secret):
+    .venv/bin/python -m gateway.token --role enterprise --org 91433126MA4L00010B
+    .venv/bin/python -m gateway.token --role taskforce --org taskforce
+  Walk an appeal from created to closed: README.md, "An appeal, end to end".
+
+Logs in var/*.log. Ctrl-C stops everything.
+""", flush=True)
+
+    while True:
+        for name, p in procs:
+            if p.poll() is not None:
+                print(f"{name} exited with {p.returncode}; stopping the others", file=sys.stderr)
+                stop_all()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()

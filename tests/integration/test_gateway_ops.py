@@ -1,0 +1,93 @@
+"""The documents and the probes of the gateway (GW-1): /openapi.json validated
+as OpenAPI 3, /docs readable without internet, /healthz, /readyz, /metrics,
+and what a client sees when a service is down (a 504/503 problem, never a 500)."""
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
+    api, assert_problem, bearer, stack, who)
+
+pytestmark = pytest.mark.integration
+
+ACTIONS = ("assign", "accept", "reply", "transfer", "return", "extend", "approve_extension",
+           "reject_extension", "instruct", "feedback", "reopen")
+OPERATIONS = {
+    ("/api/v1/appeals", "post"), ("/api/v1/appeals", "get"),
+    ("/api/v1/appeals/{appeal_id}", "get"), ("/api/v1/appeals/export", "get"),
+    ("/api/v1/appeals/stats", "get"), ("/api/v1/reference", "get"),
+    ("/api/v1/api-keys", "post"), ("/api/v1/api-keys", "get"),
+    ("/api/v1/api-keys/{key_id}", "delete"),
+    ("/open311/v2/services.{fmt}", "get"), ("/open311/v2/services/{service_code}.{fmt}", "get"),
+    ("/open311/v2/requests.{fmt}", "post"), ("/open311/v2/requests.{fmt}", "get"),
+    ("/open311/v2/requests/{service_request_id}.{fmt}", "get"),
+    ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
+    ("/docs", "get"),
+} | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS}
+
+
+def test_openapi_document_is_valid_and_matches_what_is_validated(api, who):
+    # rule: GW-1
+    spec = api.get("/openapi.json").json()  # public
+    validate(spec)  # raises unless a valid OpenAPI 3 document
+    assert spec["openapi"].startswith("3.") and spec["info"]["version"] == "1.0.0"
+    served = {(path, method) for path, ops in spec["paths"].items() for method in ops}
+    assert served == OPERATIONS
+    schemas = spec["components"]["schemas"]
+    assert {"channel", "enterprise_code", "category", "town", "title", "content", "contact_name",
+            "contact_phone", "received_at"} <= set(schemas["AppealCreate"]["properties"])
+    assert set(schemas["AppealCreate"]["required"]) == {"category", "town", "title", "content",
+                                                        "contact_name", "contact_phone"}
+    rating = schemas["FeedbackBody"]["properties"]["rating"]
+    assert (rating["minimum"], rating["maximum"]) == (1, 5)
+    create = spec["paths"]["/api/v1/appeals"]["post"]
+    assert {p["name"] for p in create["parameters"]} == {"Idempotency-Key"}
+    assert create["x-roles"] == ["enterprise", "department", "channel", "taskforce", "admin"]
+    assert spec["paths"]["/api/v1/appeals/{appeal_id}/feedback"]["post"]["x-roles"] == ["enterprise"]
+    # a body built from the document's own examples is what the gateway accepts
+    example = {name: prop["example"] for name, prop in schemas["AppealCreate"]["properties"].items()
+               if "example" in prop and name != "received_at"}
+    made = api.post("/api/v1/appeals", who=who["taskforce"], json=example)
+    assert made.status_code == 201, made.text
+    # and a field the document does not know is refused
+    assert_problem(api.post("/api/v1/appeals", who=who["taskforce"], json={**example, "x": 1}), 422, "x")
+
+
+def test_docs_page_works_without_internet(api):
+    # rule: GW-1
+    page = api.get("/docs")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.text
+    for path, _ in OPERATIONS:
+        assert path in html, path
+    assert not re.search(r"<script|<link|src=|https?://(?!localhost)", html, re.I)
+    for slug in ("invalid-input", "not-found", "too-many-requests", "conflict", "unauthorized"):
+        assert f'id="problem-{slug}"' in html
+    assert "curl " in html and "Idempotency-Key" in html
+
+
+def test_probes_metrics_and_a_service_that_is_down(stack):
+    # rule: GW-1
+    api = stack.gateway(RPC_TIMEOUT_SECONDS=1, GATEWAY_READY_TIMEOUT_SECONDS=0.5)
+    taskforce = bearer("taskforce", "taskforce")
+    assert api.get("/healthz").json() == {"status": "ok", "service": "gateway"}
+    ready = api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "broker": "ok", "database": "ok",
+                            "services": {"appeals": "ok"}}
+    assert api.get("/api/v1/reference", who=taskforce).status_code == 200
+    metrics = api.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+    assert 'qinqing_gateway_responses_total{method="GET",route="/readyz",status="200"} 1.0' in metrics.text
+    assert 'qinqing_entrypoint_calls_total{entrypoint="reference",service="gateway"} 1.0' in metrics.text
+
+    stack.appeals.stop()  # the appeals service goes away
+    down = api.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["status"] == "not ready" and down.json()["broker"] == "ok"
+    assert down.json()["services"]["appeals"] in ("timeout", "unavailable")
+    slow = api.get("/api/v1/reference", who=taskforce)
+    body = assert_problem(slow, 504)
+    assert "appeals" not in body["detail"]  # no internals in the answer
+    assert api.get("/healthz").status_code == 200  # alive all the same

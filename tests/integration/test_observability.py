@@ -1,0 +1,66 @@
+"""Metrics and logs of a running service (the foundation's operability)."""
+import io
+import json
+import logging
+import urllib.request
+
+import pytest
+
+from kernel.logs import ContextFilter, JsonFormatter
+from services.appeals.service import AppealsService
+from tests.conftest import ENTERPRISE_A
+
+pytestmark = pytest.mark.integration
+
+
+def scrape(container):
+    with urllib.request.urlopen(f"http://{container.config['WEB_SERVER_ADDRESS']}/metrics") as r:
+        return r.read().decode()
+
+
+def test_metrics_per_entrypoint_and_business_gauges(start_service, db_factory, rpc, callers):
+    appeals = start_service(AppealsService, DB_URL=db_factory("appeals"))
+    with rpc(callers["hotline"]) as p:
+        p.appeals.create_appeal({
+            "channel": "hotline_12345", "category": "permit", "town": "hongshi",
+            "enterprise_code": ENTERPRISE_A, "title": "t", "content": "c",
+            "contact_name": "张明", "contact_phone": "13912340001",
+            "received_at": "2026-01-05T09:00:00+08:00"})  # long overdue
+        with pytest.raises(Exception):
+            p.appeals.get_appeal(999999)
+    text = scrape(appeals)
+    assert 'qinqing_entrypoint_calls_total{entrypoint="create_appeal",service="appeals"} 1.0' in text
+    assert 'qinqing_entrypoint_errors_total{entrypoint="get_appeal",error="NotFound",service="appeals"} 1.0' in text
+    assert 'qinqing_entrypoint_latency_seconds_count{entrypoint="create_appeal",service="appeals"} 1.0' in text
+    assert 'qinqing_appeals_open{department="approval",tier="yellow"} 1.0' in text
+    assert 'qinqing_appeals_overdue{department="approval",tier="yellow"} 1.0' in text
+
+
+def test_logs_are_json_with_the_call_id_and_no_phone_in_clear(start_service, db_factory, rpc,
+                                                              callers):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    try:
+        start_service(AppealsService, DB_URL=db_factory("appeals"))
+        with rpc(callers["ent_a"]) as p:
+            with pytest.raises(Exception):
+                p.appeals.create_appeal({"channel": "mini_program", "category": "nonsense",
+                                         "town": "hongshi", "title": "t", "content": "c",
+                                         "contact_name": "张明", "contact_phone": "13912340001"})
+        logging.getLogger("test").info("calling back 13912340001 about it")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
+    worker_lines = [rec for rec in lines if rec.get("entrypoint") == "create_appeal"]
+    assert worker_lines and all(rec.get("call_id", "").startswith("standalone_rpc_proxy")
+                                or "appeals.create_appeal" in rec.get("call_id", "")
+                                for rec in worker_lines)
+    assert "13912340001" not in stream.getvalue()
+    assert any("139****0001" in rec["msg"] for rec in lines)
