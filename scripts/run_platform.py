@@ -51,8 +51,12 @@ def main():
     port = env.setdefault("GATEWAY_PORT", "8000")
     (ROOT / "var").mkdir(exist_ok=True)
     procs = []
+    stopping = []
 
     def stop_all(*_):
+        if stopping:  # a second Ctrl-C while stopping: let the first finish
+            return
+        stopping.append(True)
         for name, p in reversed(procs):
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -73,7 +77,10 @@ def main():
         cmd = [PY, "-c", "import eventlet; eventlet.monkey_patch(); "
                "from nameko.cli.main import main; main()",
                "run", "--config", config, target]
-        p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # own session: a Ctrl-C in the terminal reaches only this launcher,
+        # which then stops each service once, in reverse order
+        p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True)
         procs.append((name, p))
         print(f"starting {name:12s} (pid {p.pid}, log var/{name}.log) …", flush=True)
         if not wait_healthy(health.format(port=port), p):

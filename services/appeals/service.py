@@ -250,18 +250,18 @@ class AppealsService:
             items = s.execute(select(RectificationItem).where(
                 RectificationItem.lead_department == department,
                 RectificationItem.status == "open")).scalars().all()
-        resp = [{"kind": "appeal", "id": a.id, "title": a.title, "role": "lead",
-                 "lead_department": a.lead_department} for a in lead]
-        resp += [{"kind": "appeal", "id": a.id, "title": a.title, "role": "co-handling",
-                  "lead_department": a.lead_department} for a in co]
-        resp += [{"kind": "rectification", "id": i.id, "title": i.problem[:80], "role": "lead",
-                  "leader": i.responsible_leader} for i in items]
-        return schemas.ThreeLists().dump({
-            "department": department,
-            "tasks": [self._out_row(a, now) for a in lead],
-            "responsibilities": resp,
-            "deadlines": [self._out_row(a, now) for a in sorted(lead + co, key=lambda a: a.due_at)],
-        })
+            resp = [{"kind": "appeal", "id": a.id, "title": a.title, "role": "lead",
+                     "lead_department": a.lead_department} for a in lead]
+            resp += [{"kind": "appeal", "id": a.id, "title": a.title, "role": "co-handling",
+                      "lead_department": a.lead_department} for a in co]
+            resp += [{"kind": "rectification", "id": i.id, "title": i.problem[:80], "role": "lead",
+                      "leader": i.responsible_leader} for i in items]
+            return schemas.ThreeLists().dump({
+                "department": department,
+                "tasks": [self._out_row(a, now) for a in lead],
+                "responsibilities": resp,
+                "deadlines": [self._out_row(a, now) for a in sorted(lead + co, key=lambda a: a.due_at)],
+            })
 
     # -- reference and routing (APP-2) -----------------------------------------------
     @rpc

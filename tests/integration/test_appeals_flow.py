@@ -215,6 +215,14 @@ def test_ledger_pages_filters_stats_and_exports(appeals, rpc, callers):
     assert wb.active.max_row == 4  # header + 3 tax appeals
     by_dept = {d["department"]: d for d in stats["departments"]}
     assert by_dept["approval"]["received"] == 4 and by_dept["tax"]["received"] == 3
+    with rpc(callers["tax"]) as p:  # 三张清单 of one department, for that department only
+        lists = p.appeals.three_lists("tax")
+        assert len(lists["tasks"]) == 3 and len(lists["deadlines"]) == 3
+        with pytest.raises(NotFound):
+            p.appeals.three_lists("approval")
+    with rpc(callers["market"]) as p:  # co-handling: in its responsibility list, not its tasks
+        lists = p.appeals.three_lists("market")
+    assert lists["tasks"] == [] and {r["role"] for r in lists["responsibilities"]} == {"co-handling"}
 
 
 def test_rectification_items_are_ticked_off_one_by_one(appeals, rpc, callers):

@@ -272,3 +272,38 @@ def test_each_caller_sees_only_what_is_theirs():
     assert domain.can_see(a, APPROVAL) and domain.can_see(a, MARKET)  # lead and co-handler
     assert not domain.can_see(a, Caller(role="department", sub="x", org="tax"))
     assert domain.can_see(a, TF)
+
+
+# -- rectification and the ledger's calendar ----------------------------------------------------
+
+@dataclass
+class Item:
+    lead_department: str = "approval"
+    deadline: dt.date = dt.date(2026, 12, 31)
+    status: str = "open"
+    done_at: dt.datetime | None = None
+    done_note: str | None = None
+    on_time: bool | None = None
+
+
+def test_rectification_item_is_ticked_off_once_by_its_lead_department():
+    # rule: APP-9
+    item = Item()
+    with pytest.raises(Forbidden):
+        domain.tick_off(item, MARKET, "not mine", at(2026, 12, 1))
+    assert item.status == "open"
+    domain.tick_off(item, APPROVAL, "已整改", at(2026, 12, 31, 15))  # 23:00 Shanghai, still the 31st
+    assert (item.status, item.on_time, item.done_note) == ("done", True, "已整改")
+    with pytest.raises(Conflict):
+        domain.tick_off(item, TF, "again", at(2027, 1, 2))
+    late = Item()
+    domain.tick_off(late, TF, "迟了", at(2026, 12, 31, 17))  # 01:00 on 1 Jan in Shanghai
+    assert late.on_time is False
+
+
+def test_statistics_months_are_shanghai_calendar_months():
+    # rule: APP-8
+    from services.appeals.ledger import month_bounds
+    start, end = month_bounds("2026-12")
+    assert start == dt.datetime(2026, 11, 30, 16, tzinfo=UTC)
+    assert end == dt.datetime(2026, 12, 31, 16, tzinfo=UTC)
