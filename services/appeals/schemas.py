@@ -1,8 +1,7 @@
 """Payloads of the appeals service: every RPC argument and return value."""
-from marshmallow import (EXCLUDE, RAISE, Schema, ValidationError, fields, post_load, validate,
-                         validates_schema)
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.errors import BadInput
+from kernel.schemas import StrictInput, load  # noqa: F401 (load is this module's API)
 from kernel.validators import CreditCode, Phone
 
 from . import domain
@@ -10,23 +9,10 @@ from . import domain
 _text = validate.Length(min=1)
 
 
-def _one_of(name, allowed):
-    if allowed is None:
-        return
-    def check(value):
-        if value not in allowed:
-            raise ValidationError(f"unknown {name} {value!r}")
-    return check
+_In = StrictInput  # every RPC argument refuses unknown fields
 
 
-class _In(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class Attachment(Schema):
-    class Meta:
-        unknown = RAISE
+class Attachment(StrictInput):
     name = fields.String(required=True, validate=validate.Length(1, 200))
     url = fields.Url(required=True, schemes={"http", "https"})
 
@@ -227,6 +213,28 @@ class MonthlyStats(Schema):
     departments = fields.List(fields.Nested(DepartmentMonth))
 
 
+class CodeName(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class TierDays(Schema):
+    code = fields.String()
+    working_days = fields.Integer()
+
+
+class Reference(Schema):
+    """What a client needs to fill its forms."""
+    county = fields.String()
+    channels = fields.List(fields.Nested(CodeName))
+    categories = fields.List(fields.Nested(CodeName))
+    towns = fields.List(fields.Nested(CodeName))
+    departments = fields.List(fields.Nested(CodeName))
+    tiers = fields.List(fields.Nested(TierDays))
+    statuses = fields.List(fields.String())
+    actions = fields.List(fields.String())
+
+
 class ExportOut(Schema):
     filename = fields.String()
     content_type = fields.String()
@@ -260,23 +268,3 @@ class ThreeLists(Schema):
     tasks = fields.List(fields.Nested(AppealOut(only=("id", "title", "status", "tier", "due_at", "overdue"))))
     responsibilities = fields.List(fields.Dict())
     deadlines = fields.List(fields.Nested(AppealOut(only=("id", "title", "status", "tier", "due_at", "overdue"))))
-
-
-def load(schema_cls, payload, **context):
-    """Validate ``payload``; a refusal names every offending field."""
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise BadInput({"_schema": ["expected an object"]})
-    schema = schema_cls()
-    schema.context.update(context)
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        raise BadInput(_flatten(exc.messages))
-
-
-def _flatten(messages):
-    if isinstance(messages, dict):
-        return {str(k): v for k, v in messages.items()}
-    return {"_schema": messages}

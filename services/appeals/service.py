@@ -51,13 +51,16 @@ class Rules(DependencyProvider):
     def start(self):
         # First start on an empty database: seed the routing table from the profile.
         db = next(d for d in self.container.dependencies if isinstance(d, Database))
-        with db.store.transaction() as s:
-            if s.execute(select(RoutingRule.id).limit(1)).first() is None:
-                now = utcnow()
-                for r in self.profile.routing:
-                    s.add(RoutingRule(category=r["category"], town=r.get("town", "*"),
-                                      lead_department=r["lead"], co_departments=r.get("co", []),
-                                      updated_at=now))
+        try:
+            with db.store.transaction() as s:
+                if s.execute(select(RoutingRule.id).limit(1)).first() is None:
+                    now = utcnow()
+                    for r in self.profile.routing:
+                        s.add(RoutingRule(category=r["category"], town=r.get("town", "*"),
+                                          lead_department=r["lead"],
+                                          co_departments=r.get("co", []), updated_at=now))
+        except IntegrityError:
+            pass  # another instance starting at the same moment seeded it
 
     def get_dependency(self, worker_ctx):
         return self
@@ -267,7 +270,7 @@ class AppealsService:
     @rpc
     def reference(self):
         p = self.rules.profile
-        return {
+        return schemas.Reference().dump({
             "county": p.name,
             "channels": [{"code": c, "name": n} for c, n in domain.CHANNELS.items()],
             "categories": [{"code": c["code"], "name": c["name"]} for c in p.categories.values()],
@@ -276,7 +279,7 @@ class AppealsService:
             "tiers": [{"code": t, "working_days": self.rules.policy.tier_days[t]} for t in domain.TIERS],
             "statuses": list(domain.STATUSES),
             "actions": list(schemas.ACTION_PARAMS),
-        }
+        })
 
     @rpc
     def list_routes(self):

@@ -1,7 +1,7 @@
 """Payloads of the inspections service: every RPC argument and return value."""
-from marshmallow import (RAISE, Schema, ValidationError, fields, validate, validates_schema)
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.errors import BadInput
+from kernel.schemas import StrictInput, load  # noqa: F401 (load is this module's API)
 from kernel.validators import CreditCode
 
 from . import domain
@@ -10,9 +10,7 @@ _code = validate.Length(1, 40)
 _month = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be YYYY-MM")
 
 
-class _In(Schema):
-    class Meta:
-        unknown = RAISE
+_In = StrictInput  # every RPC argument refuses unknown fields
 
 
 def _unique(values):
@@ -352,31 +350,3 @@ class DrawOut(Schema):
     targets = fields.List(fields.Nested(DrawTargetOut))
     created_at = fields.AwareDateTime()
     public_url = fields.String()
-
-
-def load(schema_cls, payload, **context):
-    """Validate ``payload``; a refusal names every offending field."""
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise BadInput({"_schema": ["expected an object"]})
-    schema = schema_cls()
-    schema.context.update(context)
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        raise BadInput(_flatten(exc.messages))
-
-
-def _flatten(messages, prefix=""):
-    """Nested errors become dotted field names: ``findings.0.severity``."""
-    if not isinstance(messages, dict):
-        return {prefix or "_schema": messages}
-    out = {}
-    for key, value in messages.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict):
-            out.update(_flatten(value, name))
-        else:
-            out[name] = value
-    return out
