@@ -84,3 +84,77 @@ def only_visible(items, caller):
         _log.error("a service listed %d appeals a %s may not see; withheld",
                    len(items) - len(kept), caller.role)
     return kept
+
+
+# -- inspections (入企检查) ----------------------------------------------------------
+# Who may call each inspections route at all; the service decides the rest
+# from the visit (which departments take part, whose enterprise it is) and
+# from its configuration (who heads the task force, which departments import
+# the directory).
+INSPECTION_READERS = (ENTERPRISE, DEPARTMENT, TASKFORCE, ADMIN)  # a channel key never
+INSPECTION_FILERS = (DEPARTMENT, TASKFORCE, ADMIN)
+INSPECTION_ACTION_ROLES = {
+    # INS-4: only the task force's head decides; which task-force member that
+    # is, the service knows (scope or INS_TASKFORCE_HEADS). Admins never do.
+    "approve": (TASKFORCE,),
+    "reject": (TASKFORCE,),
+    "cancel": INSPECTION_FILERS,  # the filing department, or the task force
+    "after-filing": INSPECTION_FILERS,  # INS-5: the visiting departments
+    "results": INSPECTION_FILERS,  # INS-8: the visiting departments, each its own items
+}
+# The task force's head (专班主要领导) as a bearer token's scope: the identity
+# provider grants it; the inspections service checks it (INS-4).
+APPROVE_SCOPE = "inspections:approve"
+KNOWN_SCOPES = frozenset({APPROVE_SCOPE})
+# A scope only means something for the role it was made for: a department or
+# an enterprise holding "inspections:approve" is still not the head.
+SCOPED_ROLES = {APPROVE_SCOPE: TASKFORCE}
+
+
+def scopes_from_claims(role, claims) -> tuple:
+    """The scopes a verified token grants: its ``scope`` claim (space-separated,
+    as OAuth 2 access tokens carry it, RFC 9068; a list is accepted too),
+    kept to those this platform knows and meant for the token's role."""
+    raw = claims.get("scope") if isinstance(claims, dict) else None
+    if isinstance(raw, str):
+        given = raw.split()
+    elif isinstance(raw, list):
+        given = [s for s in raw if isinstance(s, str)]
+    else:
+        return ()
+    return tuple(sorted({s for s in given if s in KNOWN_SCOPES and SCOPED_ROLES[s] == role}))
+
+
+def can_see_inspection(visit, caller) -> bool:
+    """A department the visits it takes part in, an enterprise the visits to
+    it, the task force all; nobody else any."""
+    if caller.role in STAFF:
+        return True
+    if caller.role == DEPARTMENT:
+        return caller.org in (visit.get("departments") or ())
+    if caller.role == ENTERPRISE:
+        return visit.get("enterprise_code") == caller.org
+    return False
+
+
+def check_inspection_visible(visit, caller):
+    if visit is None or not can_see_inspection(visit, caller):
+        if visit is not None:
+            _log.error("a service returned inspection %s to a %s who may not see it; withheld",
+                       visit.get("id"), caller.role)
+        raise NotFound("no such inspection")
+    return visit
+
+
+def only_visible_inspections(items, caller):
+    kept = [v for v in items if can_see_inspection(v, caller)]
+    if len(kept) != len(items):
+        _log.error("a service listed %d inspections a %s may not see; withheld",
+                   len(items) - len(kept), caller.role)
+    return kept
+
+
+def check_own_enterprise(credit_code, caller):
+    """INS-9: an enterprise sees its own plan only; another's is 'no such enterprise'."""
+    if caller.role == ENTERPRISE and credit_code != caller.org:
+        raise NotFound("no such enterprise")

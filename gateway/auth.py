@@ -25,7 +25,7 @@ from kernel.rpc import Caller, CallerIdentity
 from kernel.validators import normalise_credit_code
 
 from . import keys
-from .access import DEPARTMENT, ENTERPRISE, TOKEN_ROLES, check_role
+from .access import DEPARTMENT, ENTERPRISE, TOKEN_ROLES, check_role, scopes_from_claims
 from .credentials import DEV_JWT_SECRET, MAX_SUB, jwt_secret
 from .problems import ServiceUnavailable
 from .ratelimit import RateLimiter
@@ -91,7 +91,7 @@ class TokenVerifier:
                 raise Unauthorized("token org is not a valid unified social credit code")
         elif role == DEPARTMENT and org not in self.profile.departments:
             raise Unauthorized("token org is not a department of this county")
-        return Caller(role=role, sub=sub, org=org or "")
+        return Caller(role=role, sub=sub, org=org or "", scopes=scopes_from_claims(role, claims))
 
 
 class Gate(DependencyProvider):

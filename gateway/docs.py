@@ -138,7 +138,10 @@ def _example_body(schema, schemas):
 
 def _curl(path, method, op, body, schemas):
     url = re.sub(r"\{(\w+)\}", lambda m: {"appeal_id": "1", "fmt": "json",
-                                           "key_id": "0123456789ab", "service_request_id": "1"}.get(m.group(1), "permit"),
+                                           "key_id": "0123456789ab", "service_request_id": "1",
+                                           "inspection_id": "1", "draw_id": "1",
+                                           "credit_code": "91433126MA4L00060G",
+                                           "token": "<token>"}.get(m.group(1), "permit"),
                  path)
     lines = [f'curl -X {method.upper()} "$GW{url}"' if method != "get" else f'curl "$GW{url}"']
     if op.get("security"):

@@ -44,7 +44,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 
 EXPECTED = CLIENT_ERRORS + (MalformedRequest, TooManyRequests, PayloadTooLarge, HTTPException)
 CORS_ALLOW_HEADERS = "Authorization, Content-Type, X-API-Key, X-Request-ID, Idempotency-Key"
-CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After, Location, Content-Disposition"
+CORS_EXPOSE_HEADERS = "X-Request-ID, Retry-After, Location, Content-Disposition, X-Entry-Code"
 
 
 class GatewayWebServer(WebServer):

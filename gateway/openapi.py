@@ -35,7 +35,7 @@ _PROBLEMS = {
     "Unauthorized": (401, "No credential, or a bad, expired or revoked one"),
     "Forbidden": (403, "This role may never call this route"),
     "NotFound": (404, "No such thing — or not the caller's: the two look the same"),
-    "Conflict": (409, "The appeal's state refuses this action; nothing changed"),
+    "Conflict": (409, "The state (of the appeal, the visit) refuses this action; nothing changed"),
     "PayloadTooLarge": (413, "The body is larger than the gateway accepts"),
     "InvalidInput": (422, "Bad input; `errors` names every offending field; nothing changed"),
     "TooManyRequests": (429, "Over the caller's rate limit; retry after `Retry-After` seconds"),
@@ -82,6 +82,8 @@ def document(service_cls):
         "content": {m: {"schema": {"type": "array", "items": "Open311Error"}}
                     for m in ("application/json", "text/xml")}})
     for tag, text in (("appeals", "诉求: the ledger and the closed loop"),
+                      ("inspections", "入企检查: filing, the head's decision, the entry code, "
+                                      "draws, joint visits, the yearly plan, the directory"),
                       ("reference", "codes for forms"),
                       ("api keys", "credentials for department systems and channels"),
                       ("open311", "Open311 GeoReport v2"),
@@ -152,7 +154,7 @@ def _operation(operation_id, route, path_params, body, summary, roles):
         op["parameters"].append({
             "in": "header", "name": "Idempotency-Key", "required": False,
             "description": "1–100 printable ASCII characters; the same key from the same caller "
-                           "gives the same answer and one appeal",
+                           "gives the same answer, made once",
             "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,100}$"}})
     if body is not None:
         op["requestBody"] = {"required": True,

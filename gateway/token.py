@@ -22,10 +22,12 @@ from .access import DEPARTMENT, ENTERPRISE, TOKEN_ROLES
 from .credentials import DEV_JWT_SECRET, MAX_SUB, is_dev
 
 
-def mint(secret, role, org="", sub=None, ttl_seconds=3600, now=None):
+def mint(secret, role, org="", sub=None, ttl_seconds=3600, now=None, scope=""):
     now = now or dt.datetime.now(dt.timezone.utc)
     claims = {"sub": sub or f"dev-{role}", "role": role, "org": org,
               "iat": now, "exp": now + dt.timedelta(seconds=ttl_seconds)}
+    if scope:
+        claims["scope"] = scope
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -34,6 +36,8 @@ def main(argv=None):
     parser.add_argument("--role", required=True, choices=TOKEN_ROLES)
     parser.add_argument("--org", default="", help="credit code (enterprise) or department code")
     parser.add_argument("--sub", help=f"the user (at most {MAX_SUB} characters); default dev-<role>")
+    parser.add_argument("--scope", default="",
+                        help="space-separated scopes, e.g. inspections:approve (the task force's head)")
     parser.add_argument("--ttl", type=int, default=3600, help="seconds the token lives (default 3600)")
     parser.add_argument("--dev", action="store_true",
                         help="use the development secret when GATEWAY_JWT_SECRET is not set")
@@ -59,7 +63,7 @@ def main(argv=None):
         parser.exit(2, f"--sub: 1 to {MAX_SUB} characters\n")
     if args.ttl < 1:
         parser.exit(2, "--ttl: at least 1 second\n")
-    sys.stdout.write(mint(secret, args.role, org, args.sub, args.ttl) + "\n")
+    sys.stdout.write(mint(secret, args.role, org, args.sub, args.ttl, scope=args.scope) + "\n")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,8 @@ def main():
     env.setdefault("GATEWAY_DEV", "1")
     env.setdefault("INS_CODE_KEY", "dev-only-entry-code-key")
     port = env.setdefault("GATEWAY_PORT", "8000")
+    # entry codes point at the gateway's public verification page
+    env.setdefault("INS_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     (ROOT / "var").mkdir(exist_ok=True)
     procs = []
     stopping = []
@@ -95,7 +97,7 @@ Qinqing (亲清) is running — demo county: config/county/demo.json
   Open311            {base}/open311/v2/services.json
   Health             {base}/healthz  {base}/readyz
   Metrics            {base}/metrics  http://127.0.0.1:8001/metrics (appeals)  http://127.0.0.1:8002/metrics (inspections)
-  Entry-code check   http://127.0.0.1:8002/verify/<token>
+  Entry-code check   {base}/verify/<token>   (public; the QR code points here)
 
   A development token (GATEWAY_DEV=1 uses the documented development secret):
     .venv/bin/python -m gateway.token --role enterprise --org 91433126MA4L00010B

@@ -12,7 +12,7 @@ input a client can send turns into a 500 further down.
 """
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from kernel.errors import BadInput
+from kernel.schemas import load as kernel_load
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers in every service's database
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$",
@@ -74,20 +74,9 @@ class Body(Schema):
 
 
 def load(schema_cls, payload, **context):
-    """Validate ``payload`` (a dict) against ``schema_cls``; BadInput names every field."""
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise BadInput({"_body": ["expected a JSON object"]})
-    schema = schema_cls()
-    schema.context.update(context)
-    try:
-        return schema.load(payload)
-    except ValidationError as exc:
-        messages = exc.messages
-        if not isinstance(messages, dict):
-            messages = {"_body": messages}
-        raise BadInput({str(k): v for k, v in messages.items()})
+    """Validate ``payload`` (a dict) against ``schema_cls``; BadInput names every
+    field, nested ones dotted (``findings.0.severity``) — the kernel's one way."""
+    return kernel_load(schema_cls, payload, whole="_body", **context)
 
 
 def project(schema, data):

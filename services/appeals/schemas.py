@@ -1,7 +1,7 @@
 """Payloads of the appeals service: every RPC argument and return value."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.schemas import StrictInput, load  # noqa: F401 (load is this module's API)
+from kernel.schemas import StrictInput, load  # noqa: F401 (services call schemas.load)
 from kernel.validators import CreditCode, Phone
 
 from . import domain

@@ -145,8 +145,8 @@ def assert_problem(response, status, field=None):
     assert response.headers["Content-Type"].startswith("application/problem+json")
     body = response.json()
     assert body["status"] == status and body["type"] and body["title"] and body["detail"]
-    if field is not None:
-        assert field in body["errors"], (field, body)
+    if field is not None:  # nested fields are named by dotted path: attachments.0.url
+        assert any(k == field or k.startswith(field + ".") for k in body["errors"]), (field, body)
     return body
 
 

@@ -1,0 +1,425 @@
+"""Contract v1 for inspections (入企检查, INS-1 … INS-9): what clients send and get back.
+
+The gateway checks shapes and types here (a refusal names every field, nested
+ones dotted like ``findings.0.severity``, as the inspections service names
+them); the rules themselves — quiet days, the cap, the registers, who heads
+the task force — are the service's, and its refusals pass through unchanged.
+"""
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from kernel.validators import CreditCode
+
+from . import MAX_ID, Body, Code, StrictInteger, Text
+
+# The vocabulary of the contract (the inspections service agrees).
+KINDS = ("routine", "joint", "research", "emergency")
+STATUSES = ("pending_approval", "approved", "rejected", "cancelled", "merged", "completed")
+ENTRY_CODES = ("green", "red")
+OUTCOMES = ("compliant", "violation")
+SEVERITIES = ("minor", "general", "serious")
+SIZES = ("large", "medium", "small", "micro")
+_MISSING = "Missing data for required field."
+MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be YYYY-MM")
+# Item and inspector codes of the registers (e.g. MKT-001, MKT-I-01): up to 40.
+REGISTER_CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$",
+                                error="must be a code of 1 to 40 letters, digits, '_', '.' or '-'")
+
+
+def _doc(description, **more):
+    return {"description": description, **more}
+
+
+def _unique(values):
+    if len(set(values)) != len(values):
+        raise ValidationError("lists the same code twice")
+
+
+class Day(fields.Date):
+    """A calendar day, YYYY-MM-DD, between 2000 and 2100."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if not 2000 <= value.year <= 2100:
+            raise ValidationError("must be between 2000 and 2100")
+        return value
+
+
+class RegisterCode(Text):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validate", REGISTER_CODE)
+        super().__init__(*args, **kwargs)
+
+
+# -- in -------------------------------------------------------------------------
+
+class InspectionCreate(Body):
+    """Filing a visit before it is made (报备, INS-4)."""
+    department = Code(metadata=_doc(
+        "the filing department; taken from the credential for a department (leave it out), "
+        "required for the task force", example="market"))
+    enterprise_code = CreditCode(required=True, metadata=_doc(
+        "the enterprise visited: its unified social credit code (统一社会信用代码), in the "
+        "directory", example="91433126MA4L00060G"))
+    kind = Text(required=True, validate=validate.OneOf(KINDS), metadata=_doc(
+        "routine 日常检查 | joint 联合检查 | research 调研 | emergency 紧急检查 (approved at "
+        "once, filed afterwards: INS-5)", example="routine"))
+    planned_date = Day(required=True, metadata=_doc(
+        "the day of the visit (Shanghai); not in the past — an emergency's is today or "
+        "earlier", example="2026-12-15"))
+    items = fields.List(RegisterCode(), validate=[validate.Length(max=50), _unique], metadata=_doc(
+        "inspection item codes from the department's list (INS-1); at least one except for "
+        "research", example=["MKT-001"]))
+    inspectors = fields.List(RegisterCode(), validate=[validate.Length(max=20), _unique],
+                             metadata=_doc("inspector codes from the roster (INS-1)",
+                                           example=["MKT-I-01", "MKT-I-03"]))
+    partner_departments = fields.List(Code(), validate=[validate.Length(max=20), _unique],
+                                      metadata=_doc("joint visits only: the other departments"))
+    exempt_category = Code(metadata=_doc(
+        "exempts the visit from the quiet days (INS-2): public_safety, life_and_property, "
+        "special_industry, key_field (the county's configuration)"))
+    reason = Text(validate=validate.Length(max=2000), metadata=_doc(
+        "why; required for an emergency", example="年度计划内检查"))
+    draw_id = StrictInteger(validate=validate.Range(1, MAX_ID), metadata=_doc(
+        "a double random draw this enterprise was drawn in (INS-6): the drawn inspectors go"))
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _who_files(self, data, original, **kwargs):
+        """A department files for itself; the task force says for which department."""
+        caller = self.context["caller"]
+        given = original if isinstance(original, dict) else {}
+        if caller.role == "department":
+            if data.get("department", caller.org) != caller.org:
+                raise ValidationError({"department": [
+                    "a department files for itself: leave it out"]})
+        elif "department" not in given:
+            raise ValidationError({"department": [_MISSING]})
+
+
+class InspectionQuery(Body):
+    """Filters of the inspections list; pages are newest first."""
+    department = Code(metadata=_doc("a department taking part"))
+    enterprise_code = CreditCode()
+    status = Text(validate=validate.OneOf(STATUSES))
+    kind = Text(validate=validate.OneOf(KINDS))
+    month = Text(validate=MONTH, metadata=_doc("the planned date's month, YYYY-MM"))
+    flagged = fields.Boolean(metadata=_doc("true: emergencies flagged for a late or missing record"))
+    draw_id = fields.Integer(validate=validate.Range(1, MAX_ID))
+    cursor = fields.Integer(validate=validate.Range(1, MAX_ID),
+                            metadata=_doc("next_cursor of the previous page"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class DecisionBody(Body):
+    note = Text(validate=validate.Length(max=2000), metadata=_doc("the head's note", example="同意"))
+
+
+class RejectBody(Body):
+    note = Text(required=True, not_blank=True, validate=validate.Length(1, 2000),
+                metadata=_doc("why not", example="与年度检查计划重复"))
+
+
+class CancelBody(Body):
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 2000),
+                  metadata=_doc("why", example="计划调整"))
+
+
+class Finding(Body):
+    item_code = RegisterCode(required=True, metadata=_doc("an item of this visit"))
+    outcome = Text(required=True, validate=validate.OneOf(OUTCOMES))
+    finding = Text(validate=validate.Length(max=5000), metadata=_doc("what was found"))
+    violation_code = RegisterCode(metadata=_doc("a violation's code", example="MKT-LICENCE-DISPLAY"))
+    severity = Text(validate=validate.OneOf(SEVERITIES), metadata=_doc("轻微 / 一般 / 严重"))
+
+    @validates_schema
+    def _violation(self, data, **kwargs):
+        if data["outcome"] == "violation":
+            errors = {f: ["a violation names it"] for f in ("violation_code", "severity")
+                      if not data.get(f)}
+            if errors:
+                raise ValidationError(errors)
+        elif data.get("violation_code") or data.get("severity"):
+            raise ValidationError({"outcome": ["a compliant item has no violation"]})
+
+
+class ResultsBody(Body):
+    """INS-8: findings per item; a first minor violation on the no-penalty list is not penalised."""
+    findings = fields.List(fields.Nested(Finding), required=True, validate=validate.Length(1, 100),
+                           metadata=_doc("one per item", example=[
+                               {"item_code": "MKT-001", "outcome": "compliant"}]))
+
+
+class AfterFilingBody(Body):
+    """INS-5: an emergency visit's record, filed afterwards (事毕备案)."""
+    record = Text(required=True, not_blank=True, validate=validate.Length(1, 5000),
+                  metadata=_doc("what was done", example="已关闭阀门，无人员伤亡"))
+    findings = fields.List(fields.Nested(Finding), validate=validate.Length(max=100))
+
+
+ACTION_BODIES = {"approve": DecisionBody, "reject": RejectBody, "cancel": CancelBody,
+                 "after-filing": AfterFilingBody, "results": ResultsBody}
+ACTION_SUMMARIES = {
+    "approve": "The task force's head approves a pending visit: its code turns green (INS-4)",
+    "reject": "The task force's head rejects a pending visit (INS-4)",
+    "cancel": "Cancel a visit (the filing department or the task force); it stops counting",
+    "after-filing": "File an emergency visit's record afterwards (事毕备案, INS-5)",
+    "results": "Record findings per item (INS-8 首违不罚); all recorded → completed",
+}
+
+
+class JointMerge(Body):
+    """INS-7: several departments' visits to one enterprise in one month → one joint visit."""
+    visit_ids = fields.List(StrictInteger(validate=validate.Range(1, MAX_ID)), required=True,
+                            validate=[validate.Length(2, 20), _unique],
+                            metadata=_doc("the visits merged", example=[3, 4]))
+    planned_date = Day(metadata=_doc("default: the earliest of theirs; same month"))
+    lead_department = Code(metadata=_doc("one of theirs; default: the earliest visit's"))
+    note = Text(validate=validate.Length(max=2000))
+
+
+class JointQuery(Body):
+    month = Text(required=True, validate=MONTH, metadata=_doc("YYYY-MM", example="2026-12"))
+    enterprise_code = CreditCode()
+
+
+class DrawFilters(Body):
+    industry = fields.List(Text(validate=validate.Length(1, 64)), validate=validate.Length(max=50))
+    town = fields.List(Code(), validate=validate.Length(max=50))
+    size = fields.List(Text(validate=validate.OneOf(SIZES)), validate=validate.Length(max=4))
+    key_only = fields.Boolean(metadata=_doc("only key enterprises (规上, 招商引资重点, 重点项目)"))
+
+
+class DrawCreate(Body):
+    """INS-6: a double random draw (双随机): targets from the directory, two inspectors each."""
+    title = Text(required=True, not_blank=True, validate=validate.Length(1, 200),
+                 metadata=_doc("", example="2026年第四季度食品安全双随机抽查"))
+    department = Code(metadata=_doc(
+        "the drawing department; taken from the credential for a department, required for "
+        "the task force", example="market"))
+    item_codes = fields.List(RegisterCode(), validate=[validate.Length(max=50), _unique],
+                             metadata=_doc("the department's items checked", example=["MKT-001"]))
+    filters = fields.Nested(DrawFilters, metadata=_doc("which enterprises may be drawn"))
+    count = StrictInteger(required=True, validate=validate.Range(1, 1000),
+                          metadata=_doc("targets to draw", example=2))
+    seed = Text(validate=validate.Regexp(r"^[0-9A-Za-z_-]{1,128}$",
+                                         error="letters, digits, _ and - only, at most 128"),
+                metadata=_doc("default: a random one; recorded, so anyone can re-run the draw"))
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _who_draws(self, data, original, **kwargs):
+        caller = self.context["caller"]
+        given = original if isinstance(original, dict) else {}
+        if caller.role == "department":
+            if data.get("department", caller.org) != caller.org:
+                raise ValidationError({"department": [
+                    "a department draws for itself: leave it out"]})
+        elif "department" not in given:
+            raise ValidationError({"department": [_MISSING]})
+
+
+class PlanQuery(Body):
+    year = fields.Integer(validate=validate.Range(2000, 2100),
+                          metadata=_doc("default: this year (Shanghai)", example=2026))
+
+
+# -- out --------------------------------------------------------------------------
+
+class RuleBroken(Body):
+    rule = fields.String(metadata=_doc("rule ID: INS-1 … INS-7", example="INS-2"))
+    message = fields.String()
+
+
+class ItemResult(Body):
+    item_code = fields.String()
+    department = fields.String()
+    name = fields.String()
+    outcome = fields.String(allow_none=True, metadata=_doc(" | ".join(OUTCOMES)))
+    finding = fields.String(allow_none=True)
+    violation_code = fields.String(allow_none=True)
+    severity = fields.String(allow_none=True)
+    first_offence = fields.Boolean(allow_none=True)
+    penalised = fields.Boolean(allow_none=True, metadata=_doc("false: 首违不罚 applied (INS-8)"))
+    no_penalty_code = fields.String(allow_none=True, metadata=_doc("the no-penalty list entry"))
+    no_penalty_name = fields.String(allow_none=True)
+    recorded_at = fields.AwareDateTime(allow_none=True)
+
+
+class InspectorRef(Body):
+    code = fields.String()
+    department = fields.String()
+    name = fields.String()
+    certificate_no = fields.String(metadata=_doc("执法证号"))
+
+
+class InspectionHistory(Body):
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    note = fields.String()
+
+
+class Inspection(Body):
+    id = fields.Integer()
+    kind = fields.String(metadata=_doc(" | ".join(KINDS)))
+    status = fields.String(metadata=_doc(" | ".join(STATUSES)))
+    entry_code = fields.String(metadata=_doc("green: approved or completed; red: anything else"))
+    department = fields.String(metadata=_doc("the filing (lead) department"))
+    departments = fields.List(fields.String())
+    enterprise_code = fields.String()
+    enterprise_name = fields.String()
+    key_enterprise = fields.Boolean(metadata=_doc("counts toward the monthly cap (INS-3)"))
+    planned_date = fields.Date()
+    exempt_category = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    violations = fields.List(fields.Nested(RuleBroken), metadata=_doc(
+        "every rule the plan breaks, by rule ID"))
+    items = fields.List(fields.Nested(ItemResult))
+    inspectors = fields.List(fields.Nested(InspectorRef))
+    decided_by = fields.String(allow_none=True, metadata=_doc("'rules', or the head"))
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    merged_into = fields.Integer(allow_none=True)
+    merged_from = fields.List(fields.Integer())
+    draw_id = fields.Integer(allow_none=True)
+    after_due_at = fields.AwareDateTime(allow_none=True, metadata=_doc(
+        "an emergency's record is due by then (INS-5)"))
+    after_filed_at = fields.AwareDateTime(allow_none=True)
+    after_record = fields.String(allow_none=True)
+    flagged_at = fields.AwareDateTime(allow_none=True)
+    flag_reason = fields.String(allow_none=True, metadata=_doc("late_filing | missing_filing"))
+    completed_at = fields.AwareDateTime(allow_none=True)
+    verify_url = fields.String(metadata=_doc("what the entry code's QR code opens (public)"))
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    history = fields.List(fields.Nested(InspectionHistory))
+
+
+class InspectionSummary(Inspection):
+    class Meta:
+        exclude = ("history",)
+
+
+class InspectionPage(Body):
+    items = fields.List(fields.Nested(InspectionSummary))
+    next_cursor = fields.Integer(allow_none=True, metadata=_doc("pass as cursor; null: last page"))
+
+
+class CandidateVisit(Body):
+    id = fields.Integer()
+    department = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    planned_date = fields.Date()
+
+
+class JointCandidate(Body):
+    enterprise_code = fields.String()
+    enterprise_name = fields.String()
+    key_enterprise = fields.Boolean()
+    month = fields.String()
+    departments = fields.List(fields.String())
+    visits = fields.List(fields.Nested(CandidateVisit))
+
+
+class JointCandidates(Body):
+    month = fields.String()
+    items = fields.List(fields.Nested(JointCandidate), metadata=_doc(
+        "enterprises visited by two or more departments that month"))
+
+
+class DrawnInspector(Body):
+    code = fields.String()
+    name = fields.String()
+    certificate_no = fields.String()
+
+
+class DrawTarget(Body):
+    credit_code = fields.String()
+    enterprise_name = fields.String()
+    town = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    inspectors = fields.List(fields.Nested(DrawnInspector))
+    inspection_id = fields.Integer(allow_none=True)
+    status = fields.String(allow_none=True)
+    violations_found = fields.Integer(allow_none=True)
+
+
+class Draw(Body):
+    id = fields.Integer()
+    title = fields.String()
+    department = fields.String()
+    item_codes = fields.List(fields.String())
+    filters = fields.Dict()
+    count = fields.Integer()
+    per_target = fields.Integer()
+    seed = fields.String(metadata=_doc("re-run the draw with it: the same result"))
+    population = fields.Integer(metadata=_doc("enterprises it was drawn from"))
+    roster_size = fields.Integer()
+    targets = fields.List(fields.Nested(DrawTarget))
+    created_at = fields.AwareDateTime()
+    public_url = fields.String(metadata=_doc("the public page (一公开)"))
+
+
+class PlanEnterprise(Body):
+    credit_code = fields.String()
+    name = fields.String()
+    town = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    key_enterprise = fields.Boolean()
+
+
+class PlanInspection(Body):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    entry_code = fields.String()
+    department = fields.String()
+    departments = fields.List(fields.String())
+    planned_date = fields.Date()
+    items = fields.List(fields.Nested(ItemResult))
+
+
+class PlanDraw(Body):
+    draw_id = fields.Integer()
+    title = fields.String()
+    department = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class Standard(Body):
+    department = fields.String()
+    department_name = fields.String()
+    item_code = fields.String()
+    name = fields.String()
+    legal_basis = fields.String()
+    standard = fields.String()
+    frequency = fields.String(allow_none=True)
+
+
+class YearlyPlan(Body):
+    """INS-9: what an enterprise will face this year."""
+    enterprise = fields.Nested(PlanEnterprise)
+    year = fields.Integer()
+    monthly_cap = fields.Integer(allow_none=True, metadata=_doc("key enterprises only (INS-3)"))
+    inspections = fields.List(fields.Nested(PlanInspection))
+    draws = fields.List(fields.Nested(PlanDraw), metadata=_doc("draws it was drawn in"))
+    standards = fields.List(fields.Nested(Standard), metadata=_doc(
+        "the inspection items and standards for its industry"))
+
+
+class ImportRowError(Body):
+    line = fields.Integer(metadata=_doc("file line where the record starts; header = 1"))
+    column = fields.String(allow_none=True, metadata=_doc("the header as written in the file"))
+    field = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class ImportReport(Body):
+    rows = fields.Integer()
+    loaded = fields.Integer()
+    rejected = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    errors = fields.List(fields.Nested(ImportRowError))
