@@ -15,6 +15,7 @@ from nameko.events import event_handler
 from sqlalchemy import select
 
 from kernel.calendar import utcnow
+from kernel.schemas import shared
 from kernel.contracts import Envelope, schema_for
 
 _log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def consumes(source_service, event_type, processed_table_attr="processed_table",
         @functools.wraps(fn)
         def wrapper(self, body):
             try:
-                envelope = Envelope().load(body)
+                envelope = shared(Envelope).load(body)
                 data = schema_for(event_type).load(envelope["data"])
             except (ValidationError, KeyError, TypeError) as exc:
                 _log.error("dropping %s that breaks its contract: %s", event_type, exc)

@@ -6,6 +6,8 @@ for its type on the way out (outbox) and on the way in (consumers).
 """
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from kernel.schemas import shared
+
 SCHEMA_VERSION = 1
 
 
@@ -213,7 +215,8 @@ def register(event_type, schema_cls):
 
 
 def schema_for(event_type):
+    """The (shared) schema instance of an event type's payload."""
     try:
-        return EVENTS[event_type]()
+        return shared(EVENTS[event_type])
     except KeyError:
         raise KeyError(f"no contract for event type {event_type!r}") from None

@@ -11,10 +11,12 @@ confirm and mark); consumers are idempotent by ``event_id`` (kernel.consumers).
 import datetime as dt
 import json
 import logging
+import time
 import uuid
 
 import eventlet
 from eventlet.event import Event
+from amqp import spec
 from kombu import Connection, Exchange, Producer
 from nameko.extensions import DependencyProvider
 from sqlalchemy import (JSON, BigInteger, Column, Integer, MetaData, String, Table, Text,
@@ -23,6 +25,7 @@ from sqlalchemy import event as sa_event
 
 from kernel.calendar import utcnow
 from kernel.config import setting
+from kernel.schemas import shared
 from kernel.contracts import SCHEMA_VERSION, Envelope, schema_for
 from kernel.db import Database, UTCDateTime
 
@@ -103,6 +106,7 @@ class OutboxRelay(DependencyProvider):
         self.batch = int(setting(config, "OUTBOX_BATCH"))
         self.relay_id = f"{self.service}-{uuid.uuid4().hex[:12]}"
         self.lease = dt.timedelta(seconds=float(setting(config, "OUTBOX_LEASE_SECONDS", 30)))
+        self.confirm_timeout = float(setting(config, "OUTBOX_CONFIRM_TIMEOUT_SECONDS", 10.0))
         self.max_backoff = float(setting(config, "OUTBOX_MAX_BACKOFF_SECONDS", 10.0))
         self.retention = dt.timedelta(days=float(setting(config, "OUTBOX_RETENTION_DAYS", 7)))
         self.db = next(d for d in self.container.dependencies if isinstance(d, Database))
@@ -148,7 +152,7 @@ class OutboxRelay(DependencyProvider):
             raise ValueError(f"{event_type} payload breaks its contract: {errors}")
         event_id = str(uuid.uuid4())
         now = utcnow()
-        envelope = Envelope().dump({
+        envelope = shared(Envelope).dump({
             "event_id": event_id, "event_type": event_type, "schema_version": SCHEMA_VERSION,
             "occurred_at": now, "source": self.service, "data": body,
         })
@@ -191,15 +195,37 @@ class OutboxRelay(DependencyProvider):
 
     def _connection(self):
         if self._conn is None:
-            conn = Connection(self.uri, transport_options={"confirm_publish": True},
-                              connect_timeout=5, heartbeat=0)
+            conn = Connection(self.uri, connect_timeout=5, heartbeat=0)
             conn.connect()
-            self._conn = conn
-            self._channel = conn.channel()
-            self._producer = Producer(self._channel, exchange=event_exchange(self.service),
+            channel = conn.channel()
+            event_exchange(self.service)(channel).declare()
+            # Publisher confirms for the whole batch: publish every row, then
+            # wait once for the broker's acks (one round trip per batch, not
+            # one per event). The broker numbers a channel's messages from 1.
+            channel.confirm_select()
+            channel.events["basic_ack"].add(self._on_ack)
+            channel.events["basic_nack"].add(self._on_nack)
+            self._channel = channel
+            self._producer = Producer(channel, exchange=event_exchange(self.service),
                                       serializer="json")
-            event_exchange(self.service)(self._channel).declare()
+            self._next_tag = 1
+            self._unconfirmed, self._acked, self._nacked = set(), set(), set()
+            self._conn = conn
         return self._producer
+
+    def _resolve(self, delivery_tag, multiple):
+        if multiple:
+            done = {t for t in self._unconfirmed if t <= delivery_tag}
+        else:
+            done = {delivery_tag} & self._unconfirmed
+        self._unconfirmed -= done
+        return done
+
+    def _on_ack(self, delivery_tag, multiple):
+        self._acked |= self._resolve(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag, multiple):
+        self._nacked |= self._resolve(delivery_tag, multiple)
 
     def _close(self):
         conn, self._conn = self._conn, None
@@ -210,30 +236,51 @@ class OutboxRelay(DependencyProvider):
                 pass
 
     def publish_pending(self):
-        """Claim a batch, publish it with confirms, mark it sent; returns how many."""
+        """Claim a batch, publish it, wait for the broker's confirms, mark what
+        was confirmed as sent; returns how many."""
+        producer = self._connection()  # before claiming: no broker, no claim
         rows = self._claim()
         if not rows:
             return 0
-        producer = self._connection()
-        sent = []
+        tags = {}
+        confirmed = []
         try:
             for row in rows:
                 producer.publish(
                     json.loads(row.payload), routing_key=row.event_type, delivery_mode=2,
-                    headers=dict(row.headers or {}),
-                    retry=False)  # confirm_publish: returns only once the broker has it
-                sent.append(row.id)
+                    headers=dict(row.headers or {}), retry=False)
+                tags[row.id] = self._next_tag
+                self._unconfirmed.add(self._next_tag)
+                self._next_tag += 1
+            deadline = time.monotonic() + self.confirm_timeout
+            while self._unconfirmed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the broker did not confirm the batch in time")
+                self._channel.wait([spec.Basic.Ack, spec.Basic.Nack], timeout=remaining)
+            confirmed = [row_id for row_id, tag in tags.items() if tag in self._acked]
+            if len(confirmed) < len(tags):
+                _log.warning("outbox relay: broker refused %d events; they go again",
+                             len(tags) - len(confirmed))
         finally:
-            # Mark what the broker confirmed even when a later row failed; the
-            # rest stay claimed until the lease ends, then go again.
-            if sent:
-                t = self.table
-                with self.db.store.transaction() as session:
-                    session.execute(update(t).where(t.c.id.in_(sent)).values(
+            # Mark what the broker confirmed; release the rest at once so they
+            # go again on the next round (a duplicate, if the broker had them
+            # after all, is dropped by the consumers).
+            self._acked.clear()
+            self._nacked.clear()
+            t = self.table
+            unconfirmed = [row.id for row in rows if row.id not in set(confirmed)]
+            with self.db.store.transaction() as session:
+                if confirmed:
+                    session.execute(update(t).where(t.c.id.in_(confirmed)).values(
                         published_at=utcnow(), attempts=t.c.attempts + 1, claimed_by=None,
                         claimed_until=None))
-        self.published_total += len(sent)
-        return len(sent)
+                if unconfirmed:
+                    session.execute(update(t).where(
+                        t.c.id.in_(unconfirmed), t.c.claimed_by == self.relay_id).values(
+                        attempts=t.c.attempts + 1, claimed_by=None, claimed_until=None))
+        self.published_total += len(confirmed)
+        return len(confirmed)
 
     def _claim(self):
         """Take the lease on the oldest pending rows (short transaction: no

@@ -13,6 +13,7 @@ input a client can send turns into a 500 further down.
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from kernel.schemas import load as kernel_load
+from kernel.schemas import shared
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers in every service's database
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$",
@@ -83,7 +84,7 @@ def project(schema, data):
     """Keep only the fields the contract declares: a service may return more,
     clients see exactly what v1 promises."""
     if isinstance(schema, type):
-        schema = schema()
+        schema = shared(schema)
     if data is None:
         return None
     out = {}

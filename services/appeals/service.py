@@ -19,6 +19,7 @@ from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
+from kernel.schemas import dump
 from kernel.rpc import SYSTEM, CallerIdentity, rpc
 from kernel.timers import configurable_timer
 
@@ -147,7 +148,7 @@ class AppealsService:
         with self.db.reading() as s:
             rows, cursor = ledger.page(s, q, caller, now)
             items = [self._out_row(a, now) for a in rows]
-        return schemas.AppealPage().dump({"items": items, "next_cursor": cursor})
+        return dump(schemas.AppealPage, {"items": items, "next_cursor": cursor})
 
     # -- the closed loop (APP-6, APP-7) ---------------------------------------------
     @rpc
@@ -227,14 +228,14 @@ class AppealsService:
         caller = self.caller.require()
         q = schemas.load(schemas.ExportQuery, query)
         with self.db.reading() as s:
-            return schemas.ExportOut().dump(ledger.export(s, q, caller, utcnow()))
+            return dump(schemas.ExportOut, ledger.export(s, q, caller, utcnow()))
 
     @rpc
     def monthly_stats(self, query):
         caller = self.caller.require()
         q = schemas.load(schemas.StatsQuery, query)
         with self.db.reading() as s:
-            return schemas.MonthlyStats().dump(ledger.monthly_stats(s, q["month"], caller, utcnow()))
+            return dump(schemas.MonthlyStats, ledger.monthly_stats(s, q["month"], caller, utcnow()))
 
     @rpc
     def three_lists(self, department):
@@ -259,7 +260,7 @@ class AppealsService:
                       "lead_department": a.lead_department} for a in co]
             resp += [{"kind": "rectification", "id": i.id, "title": i.problem[:80], "role": "lead",
                       "leader": i.responsible_leader} for i in items]
-            return schemas.ThreeLists().dump({
+            return dump(schemas.ThreeLists, {
                 "department": department,
                 "tasks": [self._out_row(a, now) for a in lead],
                 "responsibilities": resp,
@@ -270,7 +271,7 @@ class AppealsService:
     @rpc
     def reference(self):
         p = self.rules.profile
-        return schemas.Reference().dump({
+        return dump(schemas.Reference, {
             "county": p.name,
             "channels": [{"code": c, "name": n} for c, n in domain.CHANNELS.items()],
             "categories": [{"code": c["code"], "name": c["name"]} for c in p.categories.values()],
@@ -286,7 +287,7 @@ class AppealsService:
         self.caller.require()
         with self.db.reading() as s:
             rows = s.execute(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.town)).scalars()
-            return [schemas.RouteOut().dump(r) for r in rows]
+            return [dump(schemas.RouteOut, r) for r in rows]
 
     @rpc
     def set_route(self, payload):
@@ -313,7 +314,7 @@ class AppealsService:
             row.lead_department = r["lead_department"]
             row.co_departments = r["co_departments"]
             row.updated_at = utcnow()
-        return schemas.RouteOut().dump(r)
+        return dump(schemas.RouteOut, r)
 
     @rpc
     def delete_route(self, category, town):
@@ -456,7 +457,7 @@ class AppealsService:
         d = self._out_row(appeal, now)
         d["history"] = s.execute(select(AppealHistory).where(AppealHistory.appeal_id == appeal.id)
                                  .order_by(AppealHistory.id)).scalars().all()
-        return schemas.AppealOut().dump(d)
+        return dump(schemas.AppealOut, d)
 
     @staticmethod
     def _rect_event(item):
@@ -465,7 +466,7 @@ class AppealsService:
 
     @staticmethod
     def _rect_out(item, now):
-        d = schemas.RectificationOut().dump(item)
+        d = dump(schemas.RectificationOut, item)
         d["overdue"] = item.status == "open" and domain.calendar_date_le(now, item.deadline) is False
         return d
 

@@ -30,6 +30,7 @@ from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
+from kernel.schemas import dump
 from kernel.rpc import CallerIdentity, rpc
 from kernel.timers import configurable_timer
 
@@ -829,7 +830,7 @@ class InspectionsService:
                                for i in t["inspectors"]],
                 "inspection_id": v.id if v else None, "status": v.status if v else None,
                 "violations_found": found.get(v.id, 0) if v and v.status == domain.COMPLETED else None})
-        return schemas.DrawOut().dump({
+        return dump(schemas.DrawOut, {
             "id": drawn.id, "title": drawn.title, "department": drawn.department,
             "item_codes": drawn.item_codes, "filters": drawn.filters, "count": drawn.count,
             "per_target": drawn.per_target, "seed": drawn.seed,
@@ -960,7 +961,7 @@ class InspectionsService:
         if department:
             stmt = stmt.where(InspectionItem.department == department)
         with self.db.reading() as s:
-            return [schemas.ItemOut().dump(i) for i in s.execute(stmt).scalars()]
+            return [dump(schemas.ItemOut, i) for i in s.execute(stmt).scalars()]
 
     @rpc
     def upsert_item(self, payload):
@@ -969,7 +970,7 @@ class InspectionsService:
         if p["department"] not in self.rules.profile.departments:
             raise BadInput({"department": ["unknown department"]})
         with self.db.transaction() as s:
-            return schemas.ItemOut().dump(registers.upsert_item(s, p, utcnow()))
+            return dump(schemas.ItemOut, registers.upsert_item(s, p, utcnow()))
 
     @rpc
     def list_inspectors(self, department=None):
@@ -1129,13 +1130,13 @@ class InspectionsService:
 
     @staticmethod
     def _enterprise_out(ent):
-        d = schemas.EnterpriseOut().dump(ent)
+        d = dump(schemas.EnterpriseOut, ent)
         d["key_enterprise"] = domain.is_key_enterprise(ent)
         return d
 
     @staticmethod
     def _inspector_out(s, person):
-        d = schemas.InspectorOut().dump({
+        d = dump(schemas.InspectorOut, {
             "code": person.code, "department": person.department, "name": person.name,
             "certificate_no": person.certificate_no,
             "certificate_expires": person.certificate_expires, "active": person.active,
