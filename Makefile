@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick clean services
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services
 
 all: test
 
@@ -50,11 +50,18 @@ test-postgres: install
 ## bench: the platform against its floor and a monolith (a few minutes)
 bench: install
 	@bash scripts/ensure-services.sh postgres
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || echo "wrk not installed: the Python load generator is used"
 	$(PY) -m bench.run
 
 bench-quick: install
 	@bash scripts/ensure-services.sh postgres
 	$(PY) -m bench.run --quick
+
+## bench-profile: the full run with py-spy recording each process under load
+bench-profile: install
+	@bash scripts/ensure-services.sh postgres
+	$(PY) -m pip install -q py-spy==0.4.3
+	$(PY) -m bench.run --profile
 
 clean:
 	rm -rf var .pytest_cache *.egg-info
