@@ -91,6 +91,10 @@ class OutboxWriter:
         """Stage an event in the caller's transaction; returns its event_id."""
         return self._relay.stage(session, event_type, data, self._worker_ctx)
 
+    def add_many(self, session, events):
+        """Stage several ``(event_type, data)`` at once (one INSERT)."""
+        return self._relay.stage_many(session, events, self._worker_ctx)
+
 
 class OutboxRelay(DependencyProvider):
     """Declare on a service beside its ``Database``; gives workers ``.add(session, type, data)``."""
@@ -146,16 +150,12 @@ class OutboxRelay(DependencyProvider):
 
     # -- writing ---------------------------------------------------------------
     def stage(self, session, event_type, data, worker_ctx=None):
-        body = schema_for(event_type).dump(data)
-        errors = schema_for(event_type).validate(body)
-        if errors:  # a programming error: never publish what breaks the contract
-            raise ValueError(f"{event_type} payload breaks its contract: {errors}")
-        event_id = str(uuid.uuid4())
+        return self.stage_many(session, [(event_type, data)], worker_ctx)[0]
+
+    def stage_many(self, session, events, worker_ctx=None):
+        """Check each ``(event_type, data)`` against its contract and write them
+        all with one INSERT in the caller's transaction; returns the event ids."""
         now = utcnow()
-        envelope = shared(Envelope).dump({
-            "event_id": event_id, "event_type": event_type, "schema_version": SCHEMA_VERSION,
-            "occurred_at": now, "source": self.service, "data": body,
-        })
         headers = {}
         if worker_ctx is not None:
             stack = worker_ctx.call_id_stack
@@ -163,11 +163,25 @@ class OutboxRelay(DependencyProvider):
                 headers["nameko.call_id_stack"] = list(stack)
             if worker_ctx.data.get("request_id"):
                 headers["nameko.request_id"] = worker_ctx.data["request_id"]
-        session.execute(self.table.insert().values(
-            event_id=event_id, event_type=event_type, payload=json.dumps(envelope, ensure_ascii=False),
-            headers=headers, created_at=now, attempts=0))
-        session.info["outbox_dirty"] = True
-        return event_id
+        rows = []
+        for event_type, data in events:
+            schema = schema_for(event_type)
+            body = schema.dump(data)
+            errors = schema.validate(body)
+            if errors:  # a programming error: never publish what breaks the contract
+                raise ValueError(f"{event_type} payload breaks its contract: {errors}")
+            event_id = str(uuid.uuid4())
+            envelope = shared(Envelope).dump({
+                "event_id": event_id, "event_type": event_type, "schema_version": SCHEMA_VERSION,
+                "occurred_at": now, "source": self.service, "data": body,
+            })
+            rows.append({"event_id": event_id, "event_type": event_type,
+                         "payload": json.dumps(envelope, ensure_ascii=False),
+                         "headers": headers, "created_at": now, "attempts": 0})
+        if rows:
+            session.execute(self.table.insert(), rows)
+            session.info["outbox_dirty"] = True
+        return [r["event_id"] for r in rows]
 
     # -- relaying --------------------------------------------------------------
     def _run(self):

@@ -435,8 +435,8 @@ class AppealsService:
         for h in effect.history:
             s.add(AppealHistory(appeal_id=appeal.id, at=now, **h))
         base = self._event_base(appeal)
-        for event_type, extra in effect.events:
-            self.outbox.add(s, event_type, {**base, **extra})
+        self.outbox.add_many(s, [(event_type, {**base, **extra})
+                                 for event_type, extra in effect.events])
 
     @staticmethod
     def _event_base(appeal):
