@@ -120,6 +120,19 @@ def start_service(base_config):
     for c in containers:
         pool.spawn(stop, c)
     pool.waitall()
+    # The event queues are durable and the vhost lives for the whole run:
+    # delete this test's queues so no later test consumes its leftovers.
+    queues = {ep.queue.name for c in containers for ep in c.entrypoints
+              if getattr(ep, "queue", None) is not None}
+    queues |= {f"rpc-{c.service_name}" for c in containers}
+    if queues:
+        with Connection(base_config["AMQP_URI"]) as conn:
+            channel = conn.channel()
+            for name in queues:
+                try:
+                    channel.queue_delete(name)
+                except Exception:  # already gone: the channel closes on error
+                    channel = conn.channel()
 
 
 @pytest.fixture
