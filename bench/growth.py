@@ -113,7 +113,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
 
     config = {"AMQP_URI": args.amqp, "DB_URL": args.db_url, "SWEEP_INTERVAL_SECONDS": 86400,
-              "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "LOG_FORMAT": "plain"}
+              "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}"}
     container = ServiceContainer(AppealsService, config)
     container.start()
     try:

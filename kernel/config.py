@@ -19,8 +19,6 @@ DEFAULTS = {
     "RPC_TIMEOUT_SECONDS": 10.0,
     "COUNTY_PROFILE": str(ROOT / "config" / "county" / "demo.json"),
     "HOLIDAY_DIR": str(ROOT / "config" / "holidays"),
-    "LOG_LEVEL": "INFO",
-    "LOG_FORMAT": "json",
 }
 
 

@@ -8,7 +8,6 @@ pattern as a safety net; names must go through ``mask_name`` before logging.
 import json
 import logging
 import re
-import sys
 import threading
 
 from nameko.extensions import DependencyProvider
@@ -67,18 +66,6 @@ class ContextFilter(logging.Filter):
             if not hasattr(record, key):
                 setattr(record, key, value)
         return True
-
-
-def configure_logging(level="INFO", fmt="json", stream=None):
-    root = logging.getLogger()
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.addFilter(ContextFilter())
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
-    root.handlers[:] = [handler]
-    root.setLevel(level)
 
 
 class CallIdLogging(DependencyProvider):

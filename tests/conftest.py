@@ -89,7 +89,6 @@ def base_config(amqp_uri):
         "RPC_TIMEOUT_SECONDS": 20,
         "OUTBOX_POLL_SECONDS": 0.1,
         "SWEEP_INTERVAL_SECONDS": 3600,  # tests that sweep set their own
-        "LOG_FORMAT": "plain",
     }
 
 
