@@ -182,6 +182,56 @@ class InspectionDrawn(_Event):
     targets = fields.List(fields.String(), required=True)  # credit codes
 
 
+# -- scoring (SCO-1 … SCO-7): what notify and others act on -------------------------
+
+class SubjectRef(_Event):
+    """Who or what is rated, carded or ranked: a window, a window clerk, a
+    department or town, a section chief, an official. ``department`` is the
+    unit the subject belongs to (for a department or town, its own code)."""
+    subject_kind = fields.String(required=True)  # window | clerk | department | town | section_chief | official
+    subject_code = fields.String(required=True)
+    department = fields.String(allow_none=True)
+
+
+class RatingBad(SubjectRef):
+    """SCO-1 差评必纠: a rating of 1–2; a follow-up case was opened for it."""
+    rating_id = fields.Integer(required=True)
+    rating = fields.Integer(required=True, validate=validate.Range(1, 2))
+    followup_id = fields.Integer(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    enterprise_code = fields.String(allow_none=True)
+    source = fields.String(required=True)  # qr | appeal | inspection | session
+
+
+class CardIssued(SubjectRef):
+    """SCO-2 红黄牌: a card given by the task force; an investigation is open."""
+    card_id = fields.Integer(required=True)
+    colour = fields.String(required=True, validate=validate.OneOf(("yellow", "red")))
+    reason = fields.String(required=True)
+    issued_by = fields.String(required=True)
+
+
+class RankingPublished(_Event):
+    """SCO-3: a ranking frozen with the digest of the raw data it used."""
+    ranking_id = fields.Integer(required=True)
+    kind = fields.String(required=True)  # e.g. windows_monthly, units_quarterly
+    period = fields.String(required=True)  # 2026-11, 2026-Q4, 2026
+    version = fields.Integer(required=True)
+    replaces = fields.Integer(allow_none=True)
+    digest = fields.String(required=True)
+    best = fields.List(fields.String(), load_default=list)  # subject codes
+    worst = fields.List(fields.String(), load_default=list)
+
+
+class FollowupOverdue(SubjectRef):
+    """A bad rating's follow-up case past its deadline (escalates like an appeal)."""
+    followup_id = fields.Integer(required=True)
+    rating_id = fields.Integer(required=True)
+    due_at = fields.AwareDateTime(required=True)
+    level = fields.Integer(required=True)
+    step = fields.String(required=True)
+
+
 EVENTS = {
     "appeal.created": AppealCreated,
     "appeal.assigned": AppealAssigned,
@@ -204,6 +254,10 @@ EVENTS = {
     "inspection.completed": InspectionCompleted,
     "inspection.merged": InspectionMerged,
     "inspection.drawn": InspectionDrawn,
+    "rating.bad": RatingBad,
+    "card.issued": CardIssued,
+    "ranking.published": RankingPublished,
+    "followup.overdue": FollowupOverdue,
 }
 
 
