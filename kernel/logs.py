@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import threading
+import time
 
 from nameko.extensions import DependencyProvider
 
@@ -42,6 +43,9 @@ def current_request_id():
 
 
 class JsonFormatter(logging.Formatter):
+    # Timestamps in UTC whatever the host's zone: the "Z" below must be true.
+    converter = time.gmtime
+
     def format(self, record):
         message = mask_secrets(mask_phone_text(record.getMessage()))
         out = {

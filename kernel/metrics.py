@@ -1,7 +1,8 @@
 """Prometheus metrics per service: calls, errors and latency per entrypoint.
 
 Each container gets its own ``CollectorRegistry`` (no collisions when several
-containers share a process, as in tests). Services add business gauges with
+containers share a process, as in tests), with the process's CPU, memory and
+open files (``process_*``) and the Python runtime (``python_info``) on it. Services add business gauges with
 ``gauge()`` and expose everything from an ``@http('GET', '/metrics')`` route
 via ``expose()``.
 """
@@ -9,7 +10,8 @@ import time
 
 from nameko.extensions import DependencyProvider
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge,
-                               Histogram, generate_latest)
+                               Histogram, PlatformCollector, ProcessCollector,
+                               generate_latest)
 from werkzeug.wrappers import Response
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -36,6 +38,10 @@ class MetricsHandle:
 class Metrics(DependencyProvider):
     def setup(self):
         self.registry = CollectorRegistry()
+        # Registered on this container's registry, not the global default one:
+        # two containers in one process each report the (same) process.
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
         prefix = "qinqing"
         labels = ["service", "entrypoint"]
         self.calls = Counter(f"{prefix}_entrypoint_calls", "Entrypoint calls", labels,
