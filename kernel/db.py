@@ -181,9 +181,26 @@ class Store:
             session.close()
 
 
+def pool_settings(config, url):
+    """The connection pool's bounds (``DB_POOL_SIZE``, ``DB_MAX_OVERFLOW``):
+    replicas × (size + overflow) of every service must fit the database's
+    connection budget (k8s/: the pooler in front of PostgreSQL)."""
+    if normalise_url(url).startswith("sqlite"):
+        return {}
+    return {"pool_size": int(setting(config, "DB_POOL_SIZE", 10)),
+            "max_overflow": int(setting(config, "DB_MAX_OVERFLOW", 20))}
+
+
+def _truthy(value):
+    return str(value).strip().lower() not in ("0", "false", "no", "off", "")
+
+
 class Database(DependencyProvider):
     """The service's own database. ``DB_URL`` in the service's config, else a
-    SQLite file ``var/<service>.db`` under the project root."""
+    SQLite file ``var/<service>.db`` under the project root. Migrates at start
+    unless ``DB_MIGRATE_ON_START`` is false (Kubernetes migrates in an init
+    container on a direct connection: the pooler's transaction mode cannot
+    hold the migration's session lock)."""
 
     def __init__(self, migrations_dir):
         self.migrations_dir = Path(migrations_dir)
@@ -191,9 +208,11 @@ class Database(DependencyProvider):
     def setup(self):
         name = self.container.service_name
         default = f"sqlite:///{ROOT / 'var' / (name + '.db')}"
-        self.url = setting(self.container.config, "DB_URL") or default
-        self.engine = make_engine(self.url)
-        migrate(self.engine, self.migrations_dir)
+        config = self.container.config
+        self.url = setting(config, "DB_URL") or default
+        self.engine = make_engine(self.url, **pool_settings(config, self.url))
+        if _truthy(setting(config, "DB_MIGRATE_ON_START", "true")):
+            migrate(self.engine, self.migrations_dir)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
         self.store = Store(self.engine, self.factory)
 

@@ -1,9 +1,11 @@
 #!/bin/sh
-# Container entry point: run one service with its config (env overrides keys).
+# Container entry point: one image, the command picks the service.
+#   qinqing-service appeals|inspections|scoring|notify|gateway   run it
+#   qinqing-service migrate <service>                             its database to head, then exit
+# The Deployment's DB_URL, AMQP_URI, WEB_SERVER_ADDRESS, DB_POOL_SIZE … win over
+# the service's YAML (kernel/launch.py).
 set -e
-case "$1" in
-  appeals)     exec python -c 'import eventlet; eventlet.monkey_patch(); from nameko.cli.main import main; main()' run --config config/appeals.yaml services.appeals.service:AppealsService ;;
-  inspections) exec python -c 'import eventlet; eventlet.monkey_patch(); from nameko.cli.main import main; main()' run --config config/inspections/inspections.yaml services.inspections.service:InspectionsService ;;
-  gateway)     exec python -m gateway ;;
-  *) echo "usage: qinqing-service appeals|inspections|gateway" >&2; exit 2 ;;
-esac
+if [ "$1" = migrate ]; then
+  exec python -m kernel.launch migrate "$2"
+fi
+exec python -m kernel.launch run "$1"
