@@ -8,6 +8,11 @@ connection, before the new version takes traffic).
 In a container the Deployment's environment is the operator's word, so a few
 deployment keys set there win over the YAML (whose ``${VAR:default}`` names
 differ per service): ``ENV_WINS``.
+
+Credentials come as files, never as environment variables: ``QQ_SECRET_DIR``
+names the mounted Secret. Its ``username`` and ``password`` fill the
+``{username}`` and ``{password}`` of the URIs above (URL-quoted); a file named
+like a setting (``INS_CODE_KEY``) sets that setting.
 """
 import eventlet
 
@@ -16,6 +21,8 @@ eventlet.monkey_patch()  # first, before anything imports socket or threading
 import logging.config  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import quote  # noqa: E402
 
 import yaml  # noqa: E402
 
@@ -55,9 +62,25 @@ def load_config(name):
     for key in ENV_WINS:
         if os.environ.get(key) not in (None, ""):
             config[key] = os.environ[key]
+    if os.environ.get("QQ_SECRET_DIR"):
+        apply_secrets(config, Path(os.environ["QQ_SECRET_DIR"]))
     if "max_workers" in config:
         config["max_workers"] = int(config["max_workers"])
     return config
+
+
+def apply_secrets(config, folder):
+    # Kubernetes mounts each key as a file (plus its own dot-named bookkeeping).
+    files = {p.name: p.read_text(encoding="utf-8").strip()
+             for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()}
+    for key in ("AMQP_URI", "DB_URL"):
+        if isinstance(config.get(key), str):
+            for field in ("username", "password"):
+                if field in files:
+                    config[key] = config[key].replace("{%s}" % field, quote(files[field], safe=""))
+    for name, value in files.items():
+        if name.isupper():
+            config[name] = value
 
 
 def _configure_logging(config):

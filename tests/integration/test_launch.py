@@ -39,6 +39,22 @@ def test_deployment_environment_wins_over_the_yaml(monkeypatch):
     assert launch.load_config("appeals")["DB_URL"].startswith("sqlite")  # the YAML's default
 
 
+def test_credentials_come_from_the_mounted_secret_not_the_environment(monkeypatch, tmp_path):
+    # rule: ops (issue 17) — one Secret per service, mounted as files
+    (tmp_path / "username").write_text("inspections")
+    (tmp_path / "password").write_text("p@ss/word:1\n")
+    (tmp_path / "INS_CODE_KEY").write_text("k" * 64)
+    (tmp_path / "..data").mkdir()  # Kubernetes' own bookkeeping beside the keys
+    monkeypatch.setenv("QQ_SECRET_DIR", str(tmp_path))
+    monkeypatch.setenv("DB_URL", "postgresql://{username}:{password}@pooler:5432/inspections")
+    monkeypatch.setenv("AMQP_URI", "amqp://{username}:{password}@rabbitmq:5672/qinqing")
+    config = launch.load_config("inspections")
+    assert config["DB_URL"] == "postgresql://inspections:p%40ss%2Fword%3A1@pooler:5432/inspections"
+    assert config["AMQP_URI"] == "amqp://inspections:p%40ss%2Fword%3A1@rabbitmq:5672/qinqing"
+    assert config["INS_CODE_KEY"] == "k" * 64
+    assert "username" not in config and "password" not in config
+
+
 def test_migrate_command_brings_the_database_to_head_and_the_service_then_skips_it(
         db_factory, start_service, monkeypatch):
     # rule: ops (issue 17)
