@@ -7,6 +7,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services
+.PHONY: deploy-tools k8s-check
 
 all: test
 
@@ -26,10 +27,11 @@ services:
 run: install services
 	$(PY) scripts/run_platform.py
 
-## test: unit tests, then the integration suite against SQLite and PostgreSQL
-test: install
+## test: unit tests, k8s/ checked, then the integration suite against SQLite and PostgreSQL
+test: install deploy-tools
 	@bash scripts/ensure-services.sh
 	$(PYTEST) tests/unit -q
+	QQ_REQUIRE_DEPLOY_TOOLS=1 $(PYTEST) tests/deploy -q
 	QQ_TEST_DB=sqlite $(PYTEST) tests/integration -q
 	@if bash scripts/ensure-services.sh postgres; then \
 	  QQ_TEST_DB=postgres $(PYTEST) tests/integration -q; \
@@ -62,6 +64,21 @@ bench-profile: install
 	@bash scripts/ensure-services.sh postgres
 	$(PY) -m pip install -q py-spy==0.4.3
 	$(PY) -m bench.run --profile
+
+# checkov and the CRD models in a venv of their own (tests/deploy/requirements.txt):
+# checkov pins a large dependency tree of its own; ≈ 1–2 min the first time.
+DEPLOY_VENV := .venv-checkov
+$(DEPLOY_VENV)/.installed: tests/deploy/requirements.txt
+	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
+	$(DEPLOY_VENV)/bin/python -m pip install -q --upgrade pip
+	$(DEPLOY_VENV)/bin/python -m pip install -q -r tests/deploy/requirements.txt
+	touch $@
+
+deploy-tools: $(DEPLOY_VENV)/.installed
+
+## k8s-check: render k8s/'s overlays, validate them, checkov, the connection budget (< 1 min)
+k8s-check: install deploy-tools
+	QQ_REQUIRE_DEPLOY_TOOLS=1 $(PYTEST) tests/deploy -q
 
 clean:
 	rm -rf var .pytest_cache *.egg-info

@@ -98,21 +98,48 @@ def test_every_object_validates_against_its_schema(rendered, overlay):
         ("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 
+BAD_SCALED_OBJECT = {  # a field KEDA does not have: the CRD models must refuse it
+    "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
+    "spec": {"scaleTargetRef": {"name": "x"}, "minReplicas": 2,  # KEDA says minReplicaCount
+             "triggers": [{"type": "rabbitmq", "metadata": {"queueName": "rpc-x"}}]}}
+
+
 @pytest.fixture(scope="module")
-def crd_model_report(rendered, tmp_path_factory):
-    """One run of crd_models.py (its imports are slow): both overlays and a
-    ScaledObject with a field KEDA does not have, which it must refuse."""
-    python = tools("python")
-    bad = {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
-           "spec": {"scaleTargetRef": {"name": "x"}, "minReplicas": 2,  # KEDA says minReplicaCount
-                    "triggers": [{"type": "rabbitmq", "metadata": {"queueName": "rpc-x"}}]}}
-    bad_path = tmp_path_factory.mktemp("crd") / "bad.yaml"
-    bad_path.write_text(yaml.safe_dump(bad))
+def tool_runs(rendered, tmp_path_factory):
+    """crd_models.py and checkov started at once, side by side (most of their
+    time is their own imports); each test then waits for its own."""
+    if not (TOOLS / "bin" / "checkov").exists():
+        return None
+    folder = tmp_path_factory.mktemp("tools")
+    bad_path = folder / "bad.yaml"
+    bad_path.write_text(yaml.safe_dump(BAD_SCALED_OBJECT))
+    rendered_dir = folder / "rendered"
+    rendered_dir.mkdir()
+    for overlay in OVERLAYS:
+        shutil.copy(rendered[overlay][0], rendered_dir / f"{overlay}.yaml")
     paths = {**{o: str(rendered[o][0]) for o in OVERLAYS}, "bad": str(bad_path)}
-    run = subprocess.run([python, str(ROOT / "tests" / "deploy" / "crd_models.py"), *paths.values()],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 1, run.stderr  # 1: the bad one was refused
-    report = json.loads(run.stdout)
+    crd = subprocess.Popen([str(TOOLS / "bin" / "python"), str(ROOT / "tests/deploy/crd_models.py"),
+                            *paths.values()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # --skip-download: the built-in checks only, nothing fetched from checkov's platform
+    checkov = subprocess.Popen([str(TOOLS / "bin" / "checkov"), "-d", str(rendered_dir),
+                                "--framework", "kubernetes", "--quiet", "--compact",
+                                "--skip-download", "-o", "json"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    yield {"crd": (crd, paths), "checkov": checkov}
+    for proc in (crd, checkov):
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def crd_model_report(tool_runs):
+    tools("python")
+    proc, paths = tool_runs["crd"]
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err  # 1: the bad one was refused
+    report = json.loads(out)
     return {name: {"checked": report["checked"][path], "problems": report["problems"][path]}
             for name, path in paths.items()}
 
@@ -144,19 +171,12 @@ def test_the_operator_schemas_refuse_a_misspelt_field():
     assert errors
 
 
-def test_checkov_leaves_no_failed_check_and_every_skip_has_its_reason(rendered, tmp_path):
+def test_checkov_leaves_no_failed_check_and_every_skip_has_its_reason(tool_runs):
     # rule: ops (issue 17)
-    checkov = tools("checkov")
-    folder = tmp_path / "rendered"
-    folder.mkdir()
-    for overlay in OVERLAYS:
-        shutil.copy(rendered[overlay][0], folder / f"{overlay}.yaml")
-    # --skip-download: the built-in checks only, nothing fetched from checkov's platform
-    run = subprocess.run([checkov, "-d", str(folder), "--framework", "kubernetes", "--quiet",
-                          "--compact", "--skip-download", "-o", "json"],
-                         capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
-    reports = json.loads(run.stdout)
+    tools("checkov")
+    out, err = tool_runs["checkov"].communicate(timeout=300)
+    assert out.strip(), err
+    reports = json.loads(out)
     reports = reports if isinstance(reports, list) else [reports]
     failed = [f"{c['check_id']} {c['resource']}: {c['check_name']}"
               for r in reports for c in r["results"].get("failed_checks", [])]
