@@ -117,12 +117,13 @@ def tool_runs(rendered, tmp_path_factory):
     rendered_dir.mkdir()
     for overlay in OVERLAYS:
         shutil.copy(rendered[overlay][0], rendered_dir / f"{overlay}.yaml")
+    shutil.copy(ROOT / "Dockerfile", rendered_dir / "Dockerfile")  # the image, checked too
     paths = {**{o: str(rendered[o][0]) for o in OVERLAYS}, "bad": str(bad_path)}
     crd = subprocess.Popen([str(TOOLS / "bin" / "python"), str(ROOT / "tests/deploy/crd_models.py"),
                             *paths.values()], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # --skip-download: the built-in checks only, nothing fetched from checkov's platform
     checkov = subprocess.Popen([str(TOOLS / "bin" / "checkov"), "-d", str(rendered_dir),
-                                "--framework", "kubernetes", "--quiet", "--compact",
+                                "--framework", "kubernetes", "dockerfile", "--quiet", "--compact",
                                 "--skip-download", "-o", "json"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
@@ -182,6 +183,7 @@ def test_checkov_leaves_no_failed_check_and_every_skip_has_its_reason(tool_runs)
               for r in reports for c in r["results"].get("failed_checks", [])]
     assert not failed, "\n".join(failed)
     assert sum(r["summary"]["passed"] for r in reports) > 500  # it really checked
+    assert {r["check_type"] for r in reports} == {"kubernetes", "dockerfile"}
     for r in reports:
         for skip in r["results"].get("skipped_checks", []):
             assert len((skip.get("suppress_comment") or "").strip()) > 20, skip["check_id"]
