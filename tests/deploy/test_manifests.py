@@ -281,6 +281,8 @@ def test_every_container_is_locked_down_and_pinned(rendered, overlay):
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod["automountServiceAccountToken"] is False
+        # the scaler owns the count: a re-apply must not reset it
+        assert "replicas" not in deployment["spec"], name
         assert {c["topologyKey"] for c in pod["topologySpreadConstraints"]} >= {
             "kubernetes.io/hostname", "topology.kubernetes.io/zone"}
         # longer than any handler; a caller gives up on an RPC after RPC_TIMEOUT_SECONDS
