@@ -98,6 +98,14 @@ def test_every_object_validates_against_its_schema(rendered, overlay):
         ("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 
+def test_the_kubernetes_schemas_refuse_a_misspelt_field(rendered):
+    # rule: ops (issue 17) — strict: a probe under a wrong name is not silently dropped
+    deployment = json.loads(json.dumps(of_kind(rendered["prod"][1], "Deployment", "appeals")[0]))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+
+
 BAD_SCALED_OBJECT = {  # a field KEDA does not have: the CRD models must refuse it
     "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "x"},
     "spec": {"scaleTargetRef": {"name": "x"}, "minReplicas": 2,  # KEDA says minReplicaCount
