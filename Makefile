@@ -66,7 +66,8 @@ bench-profile: install
 	$(PY) -m bench.run --profile
 
 # checkov and the CRD models in a venv of their own (tests/deploy/requirements.txt):
-# checkov pins a large dependency tree of its own; ≈ 1–2 min the first time.
+# checkov pins a large dependency tree of its own; a few minutes the first time
+# (≈ 7 min measured on a busy 2-core machine), then reused.
 DEPLOY_VENV := .venv-checkov
 $(DEPLOY_VENV)/.installed: tests/deploy/requirements.txt
 	test -x $(DEPLOY_VENV)/bin/python || $(PYTHON) -m venv $(DEPLOY_VENV)
