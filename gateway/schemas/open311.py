@@ -55,7 +55,7 @@ class RequestIn(_Lenient):
         "the submitter's account in the client's system; kept and returned on POST",
         example="u-1024"))
     media_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=2000),
-                           metadata=_doc("a photo or document", example="https://img.example.cn/p/1.jpg"))
+                           metadata=_doc("a photo or document: an http(s) address"))
     enterprise_code = CreditCode(data_key="attribute[enterprise_code]", metadata=_doc(
         "the enterprise's unified social credit code (统一社会信用代码); required unless the "
         "credential is an enterprise's token", example="91433126MA4L00010B"))

@@ -17,7 +17,7 @@ class Attachment(StrictInput):
     name = fields.String(required=True, validate=validate.Length(1, 200),
                          metadata=doc("file name", example="整改报告.pdf"))
     url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2000),
-                     metadata=doc("where the file is", example="https://files.example.cn/r/1.pdf"))
+                     metadata=doc("where the file is: an http(s) address"))
 
 
 class AppealCreate(_In):

@@ -591,16 +591,19 @@ class AppealsService:
                     "overdue": sum(1 for i in out if i["overdue"]),
                     "done_on_time": sum(1 for i in done if i["on_time"]),
                     "percent_done": round(100 * len(done) / len(out), 1) if out else 0.0}
-        return dump(schemas.RectificationListOut, {
+        listed = _LIST_HEAD.dump({
             "id": rlist.id, "source": rlist.source, "title": rlist.title,
-            "created_by": rlist.created_by, "created_at": rlist.created_at,
-            "progress": progress, "items": out})
+            "created_by": rlist.created_by, "created_at": rlist.created_at, "progress": progress})
+        return {**listed, "items": out}  # each item dumped already
 
     @staticmethod
     def _rect_out(item, now):
         d = dump(schemas.RectificationOut, item)
         d["overdue"] = item.status == "open" and domain.calendar_date_le(now, item.deadline) is False
         return d
+
+
+_LIST_HEAD = schemas.RectificationListOut(exclude=("items",))  # items are dumped one by one
 
 
 def _actor(caller):
