@@ -76,7 +76,7 @@ class Route(HttpRequestHandler):
                  body=None, body_media=("application/json",), query=None, response=None,
                  response_many=False, response_media=("application/json",), status=200,
                  content=None, variants=None, errors=(), idempotent=False, renderer=None,
-                 order=None, **kwargs):
+                 order=None, example=None, **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         # Who may call: a tuple of roles, or None for a public route.
         self.roles = roles
@@ -89,6 +89,7 @@ class Route(HttpRequestHandler):
         self.variants = variants  # one documented operation per value of the last path part
         self.errors = tuple(errors)  # error statuses worth naming beyond the usual ones
         self.idempotent = idempotent  # honours an Idempotency-Key header
+        self.example = example  # a request body to show, when its fields' examples are not enough
         self.renderer = renderer or problem_response  # how a refusal is written
         self.order = order
         super().__init__(method, url, **kwargs)

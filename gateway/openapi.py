@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 
+from .glossary import describe_missing
 from .http import RULE_PARAM, Route
 from .problems import PROBLEM_JSON
 from .schemas import Problem
@@ -91,8 +92,10 @@ def _home(cls):
 
 @functools.lru_cache(maxsize=8)
 def document(service_cls, server_url="/"):
+    names = ComponentNames()
+    names.taken.update({"Problem": Problem, "Open311Error": Open311Error})
     spec = APISpec(title=TITLE, version=VERSION, openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=ComponentNames())],
+                   plugins=[MarshmallowPlugin(schema_name_resolver=names)],
                    info={"description": DESCRIPTION},
                    servers=[{"url": server_url, "description": "the gateway that serves this "
                                                               "document"}])
@@ -140,7 +143,29 @@ def document(service_cls, server_url="/"):
         spec.path(path=path, operations=operations)
     out = spec.to_dict()
     _no_generated_name_clashes(out["components"]["schemas"])
+    for name, schema in out["components"]["schemas"].items():
+        cls = names.taken.get(name)
+        if "description" not in schema and cls is not None and cls.__doc__:
+            schema["description"] = " ".join(cls.__doc__.split("\n\n")[0].split())
+    describe_missing(out)
+    _body_examples(out)
     return out
+
+
+def _body_examples(spec):
+    """Every JSON or form body gets an example: the route's own, else one made
+    of its fields' examples."""
+    schemas = spec["components"]["schemas"]
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for media in (operation.get("requestBody") or {}).get("content", {}).values():
+                schema = media.get("schema") or {}
+                if "$ref" in schema:
+                    schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+                made = {k: p["example"] for k, p in (schema.get("properties") or {}).items()
+                        if "example" in p}
+                if "example" not in media and made:
+                    media["example"] = made
 
 
 def _pascal(name):
@@ -169,14 +194,16 @@ def _operations(name, route):
         for value, variant in route.variants.items():
             concrete = path.replace("{%s}" % variable["name"], value)
             for method in methods:
+                operation_id = re.sub(r"\W", "_", f"{name}_{value}")  # after-filing → after_filing
                 yield concrete, method, _operation(
-                    f"{name}_{value}", route, params, body=variant.get("body"),
+                    operation_id, route, params, body=variant.get("body"),
                     summary=variant.get("summary", route.summary),
-                    roles=variant.get("roles", route.roles))
+                    roles=variant.get("roles", route.roles), example=variant.get("example"))
         return
     for method in methods:
         yield path, method, _operation(name, route, params, body=route.body,
-                                       summary=route.summary, roles=route.roles)
+                                       summary=route.summary, roles=route.roles,
+                                       example=route.example)
 
 
 def _path(url):
@@ -196,7 +223,7 @@ def _path(url):
     return RULE_PARAM.sub(replace, url), params
 
 
-def _operation(operation_id, route, path_params, body, summary, roles):
+def _operation(operation_id, route, path_params, body, summary, roles, example=None):
     open311 = "open311" in route.tags
     op = {"operationId": operation_id, "summary": summary, "tags": list(route.tags),
           "parameters": list(path_params), "responses": {}}
@@ -220,6 +247,9 @@ def _operation(operation_id, route, path_params, body, summary, roles):
     if body is not None:
         op["requestBody"] = {"required": True,
                              "content": {m: {"schema": body} for m in route.body_media}}
+        if example is not None:
+            for media in op["requestBody"]["content"].values():
+                media["example"] = example
     op["responses"][str(route.status)] = _success(route)
     op["responses"].update(_errors(route, body, roles, open311))
     return op

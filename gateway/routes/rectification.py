@@ -16,6 +16,10 @@ class RectificationRoutes(RoutesBase):
 
     @route("POST", "/api/v1/rectification-lists", roles=STAFF, tags=_TAGS,
            body=RectificationListIn, response=RectificationListOut, status=201,
+           example={"source": "2026年营商环境第三方评估", "title": "第三方评估整改清单",
+                    "findings": [{"problem": "审批时限压缩不到位", "measure": "并联审批",
+                                  "lead_department": "approval", "responsible_leader": "王副县长",
+                                  "co_departments": ["market"], "deadline": "2026-12-31"}]},
            summary="Make a rectification list from an evaluation's findings (APP-9)",
            description="One item per finding, each with its lead department, responsible "
                        "leader, co-handling departments and deadline.")
@@ -47,6 +51,8 @@ class RectificationRoutes(RoutesBase):
 
     @route("POST", f"/api/v1/rectification-items/<int(min=1, max={MAX_ID}):item_id>/close",
            roles=(DEPARTMENT,) + STAFF, tags=_TAGS, body=RectificationClose,
+           example={"note": "已压缩至3个工作日", "evidence": [
+               {"name": "整改报告.pdf", "url": "https://files.example.cn/r/1.pdf"}]},
            response=RectificationOut, errors=(409,),
            summary="Close an item (销号) with the evidence that it is done (APP-9)",
            description="The lead department or the task force; 409 when it is already closed.")
