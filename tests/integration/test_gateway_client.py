@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ENTERPRISE_A
-from tests.integration.test_gateway_kit import api, stack, token  # noqa: F401  (fixtures)
+from tests.integration.test_gateway_kit import api, stack, token, who  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,7 @@ def generator():
     return found
 
 
-def test_a_generated_client_walks_an_appeal_from_filing_to_closing(api, tmp_path):
+def test_a_generated_client_walks_an_appeal_from_filing_to_closing(api, who, tmp_path):
     # rule: GW-3
     spec = api.get("/openapi.json")
     assert spec.status_code == 200
@@ -46,7 +46,7 @@ def test_a_generated_client_walks_an_appeal_from_filing_to_closing(api, tmp_path
     walked = subprocess.run(
         [sys.executable, str(WALK), api.base,
          token("enterprise", ENTERPRISE_A, sub="user-a"),
-         token("department", "approval", sub="clerk-approval")],
+         who["dept_key"]["X-API-Key"]],  # the department's system, as in the README
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(tmp_path), "NO_PROXY": "*"})
     assert walked.returncode == 0, walked.stderr

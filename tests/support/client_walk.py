@@ -3,7 +3,7 @@ openapi-python-client generated from the gateway's live /openapi.json — what a
 department's integrator would write. Run in a clean interpreter by
 tests/integration/test_gateway_client.py:
 
-    python client_walk.py <base url> <enterprise token> <department token>
+    python client_walk.py <base url> <enterprise token> <department API key>
 
 with the generated package ``qinqing_client`` on PYTHONPATH; prints what it
 saw as one JSON object.
@@ -19,9 +19,10 @@ from qinqing_client.models import (Appeal, AppealCreate, ContentBody, FeedbackBo
                                    Problem)
 
 
-def main(base_url, enterprise_token, department_token):
-    enterprise = AuthenticatedClient(base_url=base_url, token=enterprise_token)
-    department = AuthenticatedClient(base_url=base_url, token=department_token)
+def main(base_url, enterprise_token, department_key):
+    enterprise = AuthenticatedClient(base_url=base_url, token=enterprise_token)  # a bearer token
+    department = AuthenticatedClient(base_url=base_url, token=department_key, prefix="",
+                                     auth_header_name="X-API-Key")  # its system's API key
     seen = {"categories": [c.code for c in reference.sync(client=enterprise).categories]}
 
     body = AppealCreate(channel="mini_program", category="permit", town="hongshi",
