@@ -10,7 +10,7 @@ import datetime as dt
 import io
 
 from openpyxl import Workbook
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
 
 from kernel.calendar import SHANGHAI
 
@@ -29,9 +29,7 @@ def visibility_clause(caller):
     if caller.role == "department":
         # co_departments is a JSON list; a LIKE on its text form works on both
         # SQLite and PostgreSQL without a dialect-specific operator.
-        from sqlalchemy import String, cast
-        return or_(Appeal.lead_department == caller.org,
-                   cast(Appeal.co_departments, String).like(f'%"{caller.org}"%'))
+        return _lead_or_co(Appeal, caller.org)
     if caller.role == "channel":
         return and_(Appeal.channel == caller.org, Appeal.created_by == caller.sub)
     return Appeal.id < 0  # unknown role: nothing
@@ -205,10 +203,12 @@ LIST_SHEETS = {"tasks": "任务清单", "responsibilities": "责任清单", "dea
 def department_list(session, kind, department, period, caller, now):
     """One of a department's three lists: rows in the DepartmentListRow shape.
     ``period`` is a half-open UTC interval (start or end None: unbounded)."""
-    q = filtered({}, caller, now).where(Appeal.status.in_(domain.HANDLING))
+    q = filtered({}, caller, now).where(Appeal.status.in_(domain.HANDLING),
+                                        _lead_or_co(Appeal, department))
     appeals = session.execute(q.order_by(Appeal.id)).scalars().all()
-    items = session.execute(select(RectificationItem).where(RectificationItem.status == "open")
-                            .order_by(RectificationItem.id)).scalars().all()
+    items = session.execute(select(RectificationItem).where(
+        RectificationItem.status == "open", _lead_or_co(RectificationItem, department))
+        .order_by(RectificationItem.id)).scalars().all()
     rows = []
     for a in appeals:
         role = _role(department, a.lead_department, a.co_departments)
@@ -237,6 +237,12 @@ def department_list(session, kind, department, period, caller, now):
         far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
         rows.sort(key=lambda r: (r["due"] or far, r["kind"], r["id"]))
     return rows
+
+
+def _lead_or_co(table, department):
+    """Rows the department leads or co-handles (co_departments is a JSON list)."""
+    return or_(table.lead_department == department,
+               cast(table.co_departments, String).like(f'%"{department}"%'))
 
 
 def _role(department, lead, co):
