@@ -586,11 +586,7 @@ class AppealsService:
 
     def _rect_list_out(self, rlist, items, now):
         out = [self._rect_out(i, now) for i in items]
-        done = [i for i in out if i["status"] == "done"]
-        progress = {"total": len(out), "done": len(done), "open": len(out) - len(done),
-                    "overdue": sum(1 for i in out if i["overdue"]),
-                    "done_on_time": sum(1 for i in done if i["on_time"]),
-                    "percent_done": round(100 * len(done) / len(out), 1) if out else 0.0}
+        progress = domain.rectification_progress(out)
         listed = _LIST_HEAD.dump({
             "id": rlist.id, "source": rlist.source, "title": rlist.title,
             "created_by": rlist.created_by, "created_at": rlist.created_at, "progress": progress})
