@@ -40,6 +40,9 @@ _REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # <converter(args):name> in a werkzeug rule
 RULE_PARAM = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 _order = itertools.count()
+# A path prefix → how a refusal on it is written when no route matched
+# (Open311 answers its errors in its own format, even for an unknown path).
+PREFIX_RENDERERS = {}
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 EXPECTED = CLIENT_ERRORS + (MalformedRequest, TooManyRequests, PayloadTooLarge, HTTPException)
@@ -73,7 +76,7 @@ class Route(HttpRequestHandler):
                  body=None, body_media=("application/json",), query=None, response=None,
                  response_many=False, response_media=("application/json",), status=200,
                  content=None, variants=None, errors=(), idempotent=False, renderer=None,
-                 order=None, **kwargs):
+                 order=None, example=None, **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         # Who may call: a tuple of roles, or None for a public route.
         self.roles = roles
@@ -86,6 +89,7 @@ class Route(HttpRequestHandler):
         self.variants = variants  # one documented operation per value of the last path part
         self.errors = tuple(errors)  # error statuses worth naming beyond the usual ones
         self.idempotent = idempotent  # honours an Idempotency-Key header
+        self.example = example  # a request body to show, when its fields' examples are not enough
         self.renderer = renderer or problem_response  # how a refusal is written
         self.order = order
         super().__init__(method, url, **kwargs)
@@ -220,7 +224,9 @@ class GatewayWsgiApp(WsgiApp):
         except HTTPException as exc:
             if exc.code is not None and exc.code < 400:  # e.g. a trailing-slash redirect
                 return exc.get_response(environ)
-            return problem_response(exc, request_id)
+            renderer = next((r for prefix, r in PREFIX_RENDERERS.items()
+                             if request.path.startswith(prefix)), problem_response)
+            return renderer(exc, request_id, request)
         if request.content_length is not None and request.content_length > self.max_body:
             return provider.renderer(PayloadTooLarge("request body too large"), request_id, request)
         request.path_values = values
@@ -248,7 +254,7 @@ class GatewayWsgiApp(WsgiApp):
         if not origin or not self.allowed(origin):
             return problem_response(Forbidden("origin not allowed"), request_id)
         return Response(status=204, headers={
-            "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+            "Access-Control-Allow-Methods": "GET, POST, PUT, DELETE, OPTIONS",
             "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
             "Access-Control-Max-Age": "600",
         })

@@ -22,8 +22,10 @@ TITLE_CHARS = 60
 PARAMETER_OF = {"category": "service_code", "town": "attribute[town]",
                 "enterprise_code": "attribute[enterprise_code]", "title": "attribute[title]",
                 "content": "description", "contact_name": "first_name",
-                "contact_phone": "phone", "attachments": "media_url", "channel": "api_key",
-                "received_at": "requested_datetime"}
+                "contact_phone": "phone", "contact_email": "email", "attachments": "media_url",
+                "channel": "api_key", "received_at": "requested_datetime"}
+# The spec's fields kept as they are, under the same name on the appeal.
+KEPT_AS_SENT = ("lat", "long", "address_string", "address_id", "device_id", "account_id")
 
 
 def status_of(appeal_status):
@@ -66,21 +68,20 @@ def definition(reference, service_code):
 # -- requests ---------------------------------------------------------------------------
 
 def to_appeal(form, caller):
-    """A validated Open311 POST (``schemas.open311.RequestIn``) as an appeal to file."""
-    description = form["description"].strip()
-    title = form.get("title") or description.splitlines()[0][:TITLE_CHARS]
-    extra = [f"{label}: {form[key]}" for key, label in (
-        ("address_string", "地址"), ("address_id", "地址编号"), ("email", "电子邮箱"))
-        if form.get(key)]
-    if form.get("lat") is not None and form.get("long") is not None:
-        extra.append(f"坐标: {form['lat']}, {form['long']}")
+    """A validated Open311 POST (``schemas.open311.RequestIn``) as an appeal to file.
+    The description is the appeal's content exactly as sent; location, contact
+    and origin are fields of their own."""
+    description = form["description"]
+    title = form.get("title") or description.strip().splitlines()[0][:TITLE_CHARS]
     appeal = {
         "category": form["service_code"],
         "town": form.get("town"),
         "title": title,
-        "content": description + ("\n\n" + "\n".join(extra) if extra else ""),
-        "contact_name": contact_name(form.get("first_name"), form.get("last_name")),
+        "content": description,
+        "contact_name": contact_name(form.get("first_name"), form.get("last_name")) or None,
         "contact_phone": form.get("phone"),
+        "contact_email": form.get("email"),
+        **{k: form.get(k) for k in KEPT_AS_SENT},
     }
     if form.get("media_url"):
         appeal["attachments"] = [{"name": "media_url", "url": form["media_url"]}]
@@ -116,17 +117,19 @@ def to_request(appeal, reference):
         "requested_datetime": appeal["received_at"],
         "updated_datetime": appeal["updated_at"],
         "expected_datetime": appeal.get("due_at"),
-        "address": names["towns"].get(appeal["town"], appeal["town"]),
-        "address_id": "",
+        # the address as sent, else the town: never the submitter's e-mail or phone
+        "address": appeal.get("address_string") or names["towns"].get(appeal["town"], appeal["town"]),
+        "address_id": appeal.get("address_id") or "",
         "zipcode": "",
-        "lat": None,
-        "long": None,
+        "lat": appeal.get("lat"),
+        "long": appeal.get("long"),
         "media_url": media[0] if media else "",
     }
 
 
 def created(appeal):
-    return [{"service_request_id": str(appeal["id"]), "service_notice": "", "account_id": None}]
+    return [{"service_request_id": str(appeal["id"]), "service_notice": "",
+             "account_id": appeal.get("account_id")}]
 
 
 def errors(status, problems):

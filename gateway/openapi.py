@@ -7,10 +7,13 @@ cannot drift from what the gateway validates.
 """
 import functools
 import inspect
+import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 
+from .glossary import describe_missing
 from .http import RULE_PARAM, Route
 from .problems import PROBLEM_JSON
 from .schemas import Problem
@@ -57,10 +60,45 @@ def routes(service_cls):
     return [(name, entrypoint) for _, name, entrypoint in sorted(found, key=lambda r: r[0])]
 
 
+class ComponentNames:
+    """One component name per schema class, never two classes under one name
+    (a generator makes one model per name). A class is named after itself
+    (``AppealOut``); when another class already holds that name, it is
+    qualified by its home (``AppealsAttachment`` for ``services.appeals.schemas``,
+    ``Open311Error`` for ``gateway.schemas.open311``). A schema narrowed with
+    ``only``/``exclude`` is written inline, where it is used."""
+
+    def __init__(self):
+        self.taken = {}  # name → class
+
+    def __call__(self, schema):
+        if not isinstance(schema, type) and (schema.only or schema.exclude):
+            return None
+        cls = resolve_schema_cls(schema)
+        if isinstance(cls, list):
+            cls = cls[0]
+        base = cls.__name__.removesuffix("Schema") or cls.__name__
+        for name in (base, _home(cls) + base):
+            if self.taken.setdefault(name, cls) is cls:
+                return name
+        raise ValueError(f"two schemas are both called {base} in {cls.__module__}")
+
+
+def _home(cls):
+    """``services.appeals.schemas`` → ``Appeals``; ``gateway.schemas.open311`` → ``Open311``."""
+    parts = [p for p in cls.__module__.split(".") if p not in ("schemas", "services", "gateway")]
+    return "".join(p[:1].upper() + p[1:] for p in parts[-1:]) or "Qinqing"
+
+
 @functools.lru_cache(maxsize=8)
-def document(service_cls):
+def document(service_cls, server_url="/"):
+    names = ComponentNames()
+    names.taken.update({"Problem": Problem, "Open311Error": Open311Error})
     spec = APISpec(title=TITLE, version=VERSION, openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()], info={"description": DESCRIPTION})
+                   plugins=[MarshmallowPlugin(schema_name_resolver=names)],
+                   info={"description": DESCRIPTION},
+                   servers=[{"url": server_url, "description": "the gateway that serves this "
+                                                              "document"}])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "bearerFormat": "JWT"})
     spec.components.security_scheme("apiKey", {"type": "apiKey", "in": "header",
@@ -85,6 +123,9 @@ def document(service_cls):
                       ("inspections", "入企检查: filing, the head's decision, the entry code, "
                                       "draws, joint visits, the yearly plan, the directory"),
                       ("reference", "codes for forms"),
+                      ("routing", "精准交办: the routing table — category × town → departments"),
+                      ("rectification", "整改清单: an evaluation's findings, ticked off with "
+                                        "evidence"),
                       ("api keys", "credentials for department systems and channels"),
                       ("open311", "Open311 GeoReport v2"),
                       ("operations", "probes and metrics"),
@@ -95,9 +136,54 @@ def document(service_cls):
     for name, route in routes(service_cls):
         for path, method, operation in _operations(name, route):
             paths.setdefault(path, {})[method] = operation
+    ids = [op["operationId"] for ops in paths.values() for op in ops.values()]
+    if len(ids) != len(set(ids)):
+        raise ValueError(f"operationIds used twice: {sorted({i for i in ids if ids.count(i) > 1})}")
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    out = spec.to_dict()
+    _no_generated_name_clashes(out["components"]["schemas"])
+    for name, schema in out["components"]["schemas"].items():
+        cls = names.taken.get(name)
+        if "description" not in schema and cls is not None and cls.__doc__:
+            schema["description"] = " ".join(cls.__doc__.split("\n\n")[0].split())
+    describe_missing(out)
+    _body_examples(out)
+    return out
+
+
+def _body_examples(spec):
+    """Every JSON or form body gets an example: the route's own, else one made
+    of its fields' examples."""
+    schemas = spec["components"]["schemas"]
+    for operations in spec["paths"].values():
+        for operation in operations.values():
+            for media in (operation.get("requestBody") or {}).get("content", {}).values():
+                schema = media.get("schema") or {}
+                if "$ref" in schema:
+                    schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+                made = {k: p["example"] for k, p in (schema.get("properties") or {}).items()
+                        if "example" in p}
+                if "example" not in media and made:
+                    media["example"] = made
+
+
+def _pascal(name):
+    return "".join(p[:1].upper() + p[1:] for p in re.split(r"[^A-Za-z0-9]+", name) if p)
+
+
+def _no_generated_name_clashes(schemas):
+    """A generator names the model of an inline object property after its parent
+    and itself (``Draw.filters`` → ``DrawFilters``); when a component already has
+    that name, the inline object gets a ``title`` that makes its model's name
+    distinct (``DrawFiltersMap`` for a free-form map, ``…Object`` otherwise)."""
+    for parent, schema in schemas.items():
+        for prop, sub in (schema.get("properties") or {}).items():
+            if sub.get("type") != "object" or "$ref" in sub or "title" in sub:
+                continue
+            if _pascal(parent) + _pascal(prop) in schemas:
+                kind = "Object" if sub.get("properties") else "Map"
+                sub["title"] = _pascal(prop) + kind
 
 
 def _operations(name, route):
@@ -108,14 +194,16 @@ def _operations(name, route):
         for value, variant in route.variants.items():
             concrete = path.replace("{%s}" % variable["name"], value)
             for method in methods:
+                operation_id = re.sub(r"\W", "_", f"{name}_{value}")  # after-filing → after_filing
                 yield concrete, method, _operation(
-                    f"{name}_{value}", route, params, body=variant.get("body"),
+                    operation_id, route, params, body=variant.get("body"),
                     summary=variant.get("summary", route.summary),
-                    roles=variant.get("roles", route.roles))
+                    roles=variant.get("roles", route.roles), example=variant.get("example"))
         return
     for method in methods:
         yield path, method, _operation(name, route, params, body=route.body,
-                                       summary=route.summary, roles=route.roles)
+                                       summary=route.summary, roles=route.roles,
+                                       example=route.example)
 
 
 def _path(url):
@@ -135,7 +223,7 @@ def _path(url):
     return RULE_PARAM.sub(replace, url), params
 
 
-def _operation(operation_id, route, path_params, body, summary, roles):
+def _operation(operation_id, route, path_params, body, summary, roles, example=None):
     open311 = "open311" in route.tags
     op = {"operationId": operation_id, "summary": summary, "tags": list(route.tags),
           "parameters": list(path_params), "responses": {}}
@@ -159,6 +247,9 @@ def _operation(operation_id, route, path_params, body, summary, roles):
     if body is not None:
         op["requestBody"] = {"required": True,
                              "content": {m: {"schema": body} for m in route.body_media}}
+        if example is not None:
+            for media in op["requestBody"]["content"].values():
+                media["example"] = example
     op["responses"][str(route.status)] = _success(route)
     op["responses"].update(_errors(route, body, roles, open311))
     return op
@@ -167,15 +258,19 @@ def _operation(operation_id, route, path_params, body, summary, roles):
 def _success(route):
     if route.status == 204:
         return {"description": "done; no body"}
+    content, text = {}, []
+    if route.response is not None:
+        schema = {"type": "array", "items": route.response} if route.response_many else route.response
+        content.update({m: {"schema": schema} for m in route.response_media})
+        text.append("done")
     if route.content:
-        return {"description": "; ".join(route.content.values()),
-                "content": {m: {"schema": {"type": "string"} if m.startswith(("text/", "application/json"))
-                                else {"type": "string", "format": "binary"}}
-                            for m in route.content}}
-    if route.response is None:
+        content.update({m: {"schema": {"type": "string"} if m.startswith(("text/", "application/json"))
+                            else {"type": "string", "format": "binary"}}
+                        for m in route.content})
+        text.extend(route.content.values())
+    if not content:
         return {"description": "done"}
-    schema = {"type": "array", "items": route.response} if route.response_many else route.response
-    return {"description": "done", "content": {m: {"schema": schema} for m in route.response_media}}
+    return {"description": "; ".join(text), "content": content}
 
 
 def _errors(route, body, roles, open311):

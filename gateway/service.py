@@ -7,9 +7,13 @@ gateway.service:GatewayService``); port 8000, or GATEWAY_PORT.
 from .routes.api_keys import ApiKeyRoutes
 from .routes.appeals import AppealRoutes
 from .routes.inspections import InspectionRoutes
+from .routes.lists import ListRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
+from .routes.rectification import RectificationRoutes
+from .routes.routing import RoutingRoutes
 
 
-class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes):
+class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes,
+                     RoutingRoutes, ListRoutes, RectificationRoutes):
     name = "gateway"

@@ -56,3 +56,9 @@ def shared(schema_cls):
 def dump(schema_cls, obj, many=False):
     """Serialise a return value or event payload through its schema."""
     return shared(schema_cls).dump(obj, many=many)
+
+
+def doc(description, **more):
+    """A field's metadata for the OpenAPI document: its description, and any
+    ``example=…`` a client can copy."""
+    return {"description": description, **more}

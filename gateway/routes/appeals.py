@@ -14,6 +14,21 @@ from ..schemas.appeals import (ACTION_BODIES, ACTION_SUMMARIES, Appeal, AppealCr
                                StatsQuery)
 from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
 
+# What a client sends for each action of the closed loop, for the document (GW-1).
+ACTION_EXAMPLES = {
+    "assign": {"department": "approval", "co_departments": ["market"], "tier": "yellow",
+               "note": "请于时限内办结"},
+    "accept": {"note": "已签收"},
+    "reply": {"content": "已办结, 新执照已寄出"},
+    "transfer": {"department": "market", "reason": "属市场监管职责"},
+    "return": {"reason": "不属本单位职责, 请重新交办"},
+    "extend": {"days": 5, "reason": "需现场核实"},
+    "approve_extension": {"note": "同意延期"},
+    "reject_extension": {"note": "请按原时限办结"},
+    "instruct": {"content": "请县行政审批服务局两日内办结并回复"},
+    "feedback": {"rating": 5, "comment": "满意"},
+    "reopen": {"reason": "企业反映问题仍未解决"},
+}
 APPEAL = f"/api/v1/appeals/<int(min=1, max={MAX_ID}):appeal_id>"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -59,7 +74,8 @@ class AppealRoutes(RoutesBase):
     @route("POST", APPEAL + "/<action>", roles=ANY_CALLER, tags=("appeals",), response=Appeal,
            summary="An action of the closed loop (APP-6)", errors=(409,),
            variants={a: {"body": ACTION_BODIES[a], "summary": ACTION_SUMMARIES[a],
-                         "roles": ACTION_ROLES[a]} for a in ACTION_BODIES})
+                         "roles": ACTION_ROLES[a], "example": ACTION_EXAMPLES[a]}
+                     for a in ACTION_BODIES})
     def act(self, request, appeal_id, action):
         caller = self.gate.enter(request)
         if action not in ACTION_BODIES:

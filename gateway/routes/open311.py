@@ -16,10 +16,9 @@ from kernel.errors import BadInput, NotFound, Unauthorized
 
 from .. import open311
 from ..access import ANY_CALLER, check_visible, only_visible
-from ..http import json_response, query_args, read_json, route
+from ..http import PREFIX_RENDERERS, json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge, describe
 from ..schemas import load
-from ..schemas.appeals import AppealCreate
 from ..schemas.open311 import (RequestCreated, RequestIn, RequestQuery, RequestsQuery, Service,
                                ServiceDefinition, ServiceRequest, ServicesQuery)
 from .base import RoutesBase, idempotency, rpc_safe
@@ -40,8 +39,9 @@ def open311_error(exc, request_id=None, request=None):
     elif isinstance(exc, Unauthorized):
         status, headers = 403, {}  # the spec: a missing or invalid api_key is a 403
     values = getattr(request, "path_values", None) or {}
-    return render(values.get("fmt", "json"), "errors", open311.errors(status, problems),
-                  status, headers)
+    fmt = values.get("fmt") or ("xml" if request is not None and request.path.endswith(".xml")
+                                else "json")
+    return render(fmt, "errors", open311.errors(status, problems), status, headers)
 
 
 def _text(messages):
@@ -59,6 +59,7 @@ def render(fmt, root, data, status=200, headers=None):
     return json_response(data, status, headers)
 
 
+PREFIX_RENDERERS["/open311/"] = open311_error
 open311_route = partial(route, renderer=open311_error, tags=("open311",), response_media=MEDIA)
 
 
@@ -92,7 +93,9 @@ class Open311Routes(RoutesBase):
         caller = self.gate.enter(request, api_key=form.get("api_key"))
         data = load(RequestIn, form, caller=caller)
         self._known_service(self.appeals.reference(), data["service_code"])
-        appeal = rpc_safe(load(AppealCreate, open311.to_appeal(data, caller), caller=caller))
+        # The appeals service checks the appeal as it checks every other (its
+        # refusals come back under the spec's parameter names).
+        appeal = rpc_safe(open311.to_appeal(data, caller))
         appeal.update(idempotency(request))
         return render(fmt, "service_requests", open311.created(self.appeals.create_appeal(appeal)))
 

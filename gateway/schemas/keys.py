@@ -7,7 +7,8 @@ from . import Body, Code, Text
 
 class ApiKeyCreate(Body):
     kind = Text(required=True, validate=validate.OneOf(KINDS),
-                metadata={"description": "what the key is bound to: a department or a channel"})
+                metadata={"description": "what the key is bound to: a department or a channel",
+                          "example": "channel"})
     code = Code(required=True, metadata={
         "description": "the department or channel code (see /api/v1/reference)",
         "example": "hotline_12345"})

@@ -470,3 +470,13 @@ def tick_off(item, caller: Caller, note, now):
 def calendar_date_le(now, deadline_date) -> bool:
     from kernel.calendar import WorkingCalendar
     return WorkingCalendar.local_date(now) <= deadline_date
+
+
+def rectification_progress(items) -> dict:
+    """How far a rectification list has come (APP-9), from its items as the
+    RectificationOut shape has them (status, on_time, overdue)."""
+    done = [i for i in items if i["status"] == "done"]
+    return {"total": len(items), "done": len(done), "open": len(items) - len(done),
+            "overdue": sum(1 for i in items if i["overdue"]),
+            "done_on_time": sum(1 for i in done if i["on_time"]),
+            "percent_done": round(100 * len(done) / len(items), 1) if items else 0.0}

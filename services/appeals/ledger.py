@@ -10,12 +10,14 @@ import datetime as dt
 import io
 
 from openpyxl import Workbook
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import String, and_, case, cast, func, or_, select
 
 from kernel.calendar import SHANGHAI
 
 from . import domain
-from .models import Appeal
+from .models import Appeal, RectificationItem
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def visibility_clause(caller):
@@ -27,9 +29,7 @@ def visibility_clause(caller):
     if caller.role == "department":
         # co_departments is a JSON list; a LIKE on its text form works on both
         # SQLite and PostgreSQL without a dialect-specific operator.
-        from sqlalchemy import String, cast
-        return or_(Appeal.lead_department == caller.org,
-                   cast(Appeal.co_departments, String).like(f'%"{caller.org}"%'))
+        return _lead_or_co(Appeal, caller.org)
     if caller.role == "channel":
         return and_(Appeal.channel == caller.org, Appeal.created_by == caller.sub)
     return Appeal.id < 0  # unknown role: nothing
@@ -154,29 +154,130 @@ def _cell(appeal, key):
 def export(session, query, caller, now):
     q = filtered(query, caller, now).order_by(Appeal.id).limit(query["limit"])
     rows = session.execute(q).scalars().all()
-    header = [zh for _, zh in EXPORT_COLUMNS]
-    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
-    if query["format"] == "csv":
+    return spreadsheet("诉求台账", [zh for _, zh in EXPORT_COLUMNS],
+                       [[_cell(a, k) for k, _ in EXPORT_COLUMNS] for a in rows],
+                       query["format"], "appeals", now)
+
+
+def spreadsheet(sheet, header, rows, fmt, stem, now):
+    """Rows as a CSV (UTF-8 with BOM, so that Excel reads the Chinese) or XLSX
+    file, in the ExportOut shape."""
+    if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(header)
-        for a in rows:
-            writer.writerow([_cell(a, k) for k, _ in EXPORT_COLUMNS])
-        # BOM so that Excel opens the Chinese text correctly
+        writer.writerows(rows)
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")
         ctype = "text/csv; charset=utf-8"
     else:
         wb = Workbook(write_only=True)
-        ws = wb.create_sheet("诉求台账")
+        ws = wb.create_sheet(sheet)
         ws.append(header)
-        for a in rows:
-            ws.append([_cell(a, k) for k, _ in EXPORT_COLUMNS])
+        for row in rows:
+            ws.append(row)
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()
-        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return {"filename": f"appeals-{stamp}.{query['format']}", "content_type": ctype,
+        ctype = XLSX
+    stamp = now.astimezone(SHANGHAI).strftime("%Y%m%d-%H%M")
+    return {"filename": f"{stem}-{stamp}.{fmt}", "content_type": ctype,
             "rows": len(rows), "content_base64": base64.b64encode(data).decode("ascii")}
+
+
+# -- the three lists (三张清单, APP-8) -----------------------------------------------------
+# tasks: what the department must do — appeals it leads being handled and the
+#   rectification items it leads still open; in a period by when they came in.
+# responsibilities: what it answers for, lead or co-handling, with the role and
+#   the responsible leader; in a period by when they came in.
+# deadlines: everything it leads or co-handles, soonest deadline first; in a
+#   period by when the deadline falls.
+LIST_COLUMNS = [
+    ("kind", "类型"), ("id", "编号"), ("title", "事项"), ("role", "角色"),
+    ("lead_department", "牵头单位"), ("co_departments", "责任单位"),
+    ("responsible_leader", "责任领导"), ("status", "状态"), ("tier", "交办等级"),
+    ("since", "受理/列入时间"), ("due", "办结时限"), ("overdue", "超期"),
+]
+LIST_SHEETS = {"tasks": "任务清单", "responsibilities": "责任清单", "deadlines": "时限清单"}
+
+
+def department_list(session, kind, department, period, caller, now):
+    """One of a department's three lists: rows in the DepartmentListRow shape.
+    ``period`` is a half-open UTC interval (start or end None: unbounded)."""
+    q = filtered({}, caller, now).where(Appeal.status.in_(domain.HANDLING),
+                                        _lead_or_co(Appeal, department))
+    appeals = session.execute(q.order_by(Appeal.id)).scalars().all()
+    items = session.execute(select(RectificationItem).where(
+        RectificationItem.status == "open", _lead_or_co(RectificationItem, department))
+        .order_by(RectificationItem.id)).scalars().all()
+    rows = []
+    for a in appeals:
+        role = _role(department, a.lead_department, a.co_departments)
+        if role and (kind != "tasks" or role == "lead"):
+            rows.append({"kind": "appeal", "id": a.id, "title": a.title, "role": role,
+                         "lead_department": a.lead_department,
+                         "co_departments": list(a.co_departments or []),
+                         "responsible_leader": None, "status": a.status, "tier": a.tier,
+                         "since": a.received_at, "due": a.due_at,
+                         "overdue": domain.is_overdue(a, now)})
+    for i in items:
+        role = _role(department, i.lead_department, i.co_departments)
+        if role and (kind != "tasks" or role == "lead"):
+            due = dt.datetime.combine(i.deadline, dt.time(23, 59, 59), SHANGHAI)
+            rows.append({"kind": "rectification", "id": i.id, "title": i.problem[:200],
+                         "role": role, "lead_department": i.lead_department,
+                         "co_departments": list(i.co_departments or []),
+                         "responsible_leader": i.responsible_leader, "status": i.status,
+                         "tier": None, "since": i.created_at, "due": due,
+                         "overdue": not domain.calendar_date_le(now, i.deadline)})
+    start, end = period
+    when = "due" if kind == "deadlines" else "since"
+    rows = [r for r in rows if r[when] is not None or (start is None and end is None)]
+    rows = [r for r in rows if (start is None or r[when] >= start) and (end is None or r[when] < end)]
+    if kind == "deadlines":
+        far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        rows.sort(key=lambda r: (r["due"] or far, r["kind"], r["id"]))
+    return rows
+
+
+def _lead_or_co(table, department):
+    """Rows the department leads or co-handles (co_departments is a JSON list)."""
+    return or_(table.lead_department == department,
+               cast(table.co_departments, String).like(f'%"{department}"%'))
+
+
+def _role(department, lead, co):
+    if lead == department:
+        return "lead"
+    if department in (co or ()):
+        return "co-handling"
+    return None
+
+
+def list_spreadsheet(kind, department, rows, fmt, now):
+    return spreadsheet(LIST_SHEETS[kind], [zh for _, zh in LIST_COLUMNS],
+                       [[_list_cell(r[k]) for k, _ in LIST_COLUMNS] for r in rows],
+                       fmt, f"{kind}-{department}", now)
+
+
+def _list_cell(value):
+    if isinstance(value, dt.datetime):
+        return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, list):
+        return "、".join(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return "" if value is None else value
+
+
+def day_bounds(first, last):
+    """Days ``first``..``last`` (inclusive, Beijing time) as a half-open UTC interval."""
+    start = end = None
+    if first is not None:
+        start = dt.datetime.combine(first, dt.time(), SHANGHAI).astimezone(dt.timezone.utc)
+    if last is not None:
+        end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(),
+                                  SHANGHAI).astimezone(dt.timezone.utc)
+    return start, end
 
 
 def open_counts(session, now):

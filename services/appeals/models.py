@@ -1,6 +1,6 @@
 """Tables of the appeals service (its own database; no other service reads them)."""
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String,
-                        Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kernel.db import UTCDateTime
@@ -54,6 +54,15 @@ class Appeal(Base):
     # When the sweep must next look at this appeal; NULL once nothing is left
     # to do. The sweep reads only rows with next_check_at <= now (an index).
     next_check_at = mapped_column(UTCDateTime, index=True)
+    # Where and from what the submitter filed (Open311 GeoReport v2 fields, GW-3),
+    # kept as submitted. The e-mail is contact data: never in an Open311 answer.
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    address_string: Mapped[str | None] = mapped_column(String(300))
+    address_id: Mapped[str | None] = mapped_column(String(100))
+    contact_email: Mapped[str | None] = mapped_column(String(200))
+    device_id: Mapped[str | None] = mapped_column(String(200))
+    account_id: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at = mapped_column(UTCDateTime, nullable=False)
@@ -110,6 +119,24 @@ class RoutingRule(Base):
     __table_args__ = (UniqueConstraint("category", "town", name="uq_route"),)
 
 
+class RouteChange(Base):
+    """Append-only: every route added, changed or retired, by whom, when, and
+    what it was before — the routing table's history (APP-2)."""
+    __tablename__ = "routing_history"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    category: Mapped[str] = mapped_column(String(32))
+    town: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(String(8))  # added | changed | retired
+    lead_department: Mapped[str | None] = mapped_column(String(32))  # None once retired
+    co_departments: Mapped[list] = mapped_column(JSON, default=list)
+    before: Mapped[dict | None] = mapped_column(JSON)  # {lead_department, co_departments}
+    actor: Mapped[str] = mapped_column(String(160))
+    at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_routing_history_route", "category", "town", "id"),)
+
+
 class Enterprise(Base):
     """What this service knows of enterprises, from the directory's events."""
     __tablename__ = "enterprises"
@@ -122,11 +149,23 @@ class Enterprise(Base):
     updated_at = mapped_column(UTCDateTime, nullable=False)
 
 
+class RectificationList(Base):
+    """APP-9 整改清单: the findings of one evaluation, as items to tick off."""
+    __tablename__ = "rectification_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(200))  # the evaluation (红黑榜, 第三方评估 …)
+    title: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at = mapped_column(UTCDateTime, nullable=False)
+
+
 class RectificationItem(Base):
     """APP-9 整改清单: a problem found by an evaluation, ticked off one by one."""
     __tablename__ = "rectification_items"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_lists.id"), index=True)
     source: Mapped[str] = mapped_column(String(200))  # which evaluation found it
     problem: Mapped[str] = mapped_column(Text)
     measure: Mapped[str | None] = mapped_column(Text)
@@ -137,5 +176,6 @@ class RectificationItem(Base):
     status: Mapped[str] = mapped_column(String(8), default="open")  # open | done
     done_at = mapped_column(UTCDateTime)
     done_note: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[list | None] = mapped_column(JSON)  # [{name, url}] shown at closing
     on_time: Mapped[bool | None] = mapped_column(Boolean)
     created_at = mapped_column(UTCDateTime, nullable=False)

@@ -1,7 +1,7 @@
 """Payloads of the appeals service: every RPC argument and return value."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.schemas import StrictInput, load  # noqa: F401 (services call schemas.load)
+from kernel.schemas import StrictInput, doc, load  # noqa: F401 (services call schemas.load)
 from kernel.validators import CreditCode, Phone
 
 from . import domain
@@ -13,8 +13,11 @@ _In = StrictInput  # every RPC argument refuses unknown fields
 
 
 class Attachment(StrictInput):
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    url = fields.Url(required=True, schemes={"http", "https"})
+    """A file kept elsewhere, by name and address."""
+    name = fields.String(required=True, validate=validate.Length(1, 200),
+                         metadata=doc("file name", example="整改报告.pdf"))
+    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2000),
+                     metadata=doc("where the file is: an http(s) address"))
 
 
 class AppealCreate(_In):
@@ -22,8 +25,10 @@ class AppealCreate(_In):
     channel = fields.String(required=True, validate=validate.OneOf(
         list(domain.CHANNELS), error="unknown channel; one of {choices}"))
     enterprise_code = CreditCode(required=True)
-    contact_name = fields.String(required=True, validate=validate.Length(1, 50))
-    contact_phone = Phone(required=True)
+    # Optional here: an Open311 client may file without a name or phone (GW-3);
+    # the gateway's own REST contract still asks for both.
+    contact_name = fields.String(load_default="", validate=validate.Length(1, 50))
+    contact_phone = Phone(load_default="")
     category = fields.String(required=True)
     town = fields.String(required=True)
     title = fields.String(required=True, validate=validate.Length(1, 200))
@@ -33,6 +38,14 @@ class AppealCreate(_In):
     # Integrating channels (12345, other platforms) carry their own receipt time.
     received_at = fields.AwareDateTime(load_default=None)
     idempotency_key = fields.String(load_default=None, validate=validate.Length(1, 128))
+    # Where the submitter is and how it filed (Open311 GeoReport v2), kept as given.
+    lat = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-90, 90))
+    long = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-180, 180))
+    address_string = fields.String(load_default=None, validate=validate.Length(1, 300))
+    address_id = fields.String(load_default=None, validate=validate.Length(1, 100))
+    contact_email = fields.Email(load_default=None, validate=validate.Length(max=200))
+    device_id = fields.String(load_default=None, validate=validate.Length(1, 200))
+    account_id = fields.String(load_default=None, validate=validate.Length(1, 200))
 
     @validates_schema(skip_on_field_errors=False)
     def _reference(self, data, **kwargs):
@@ -43,8 +56,8 @@ class AppealCreate(_In):
                 errors["category"] = ["unknown category"]
             if "town" in data and data["town"] not in profile.towns:
                 errors["town"] = ["unknown town"]
-        for key in ("title", "content", "contact_name"):
-            if isinstance(data.get(key), str) and not data[key].strip():
+        for key in ("title", "content", "contact_name"):  # "" is refused by its length
+            if isinstance(data.get(key), str) and data[key] and not data[key].strip():
                 errors[key] = ["must not be blank"]
         if errors:
             raise ValidationError(errors)
@@ -117,11 +130,66 @@ class ExportQuery(LedgerQuery):
     limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 100_000))
 
 
-class RouteIn(_In):
-    category = fields.String(required=True, validate=_text)
-    town = fields.String(required=True, validate=_text)
-    lead_department = fields.String(required=True, validate=_text)
-    co_departments = fields.List(fields.String(), load_default=list)
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")
+CODE = validate.Regexp(r"^[A-Za-z0-9_.*-]{1,32}$",
+                       error="must be a code of 1 to 32 letters, digits, '_', '.', '-' or '*'")
+
+
+class RouteChange(_In):
+    """APP-2: who handles a category in a town — the lead department (牵头单位) and
+    the co-handling departments (责任单位)."""
+    lead_department = fields.String(required=True, validate=CODE, metadata=doc(
+        "lead department code (牵头单位)", example="approval"))
+    co_departments = fields.List(fields.String(validate=CODE), load_default=list,
+                                 validate=validate.Length(max=20), metadata=doc(
+        "co-handling department codes (责任单位)", example=["market"]))
+
+
+class RouteIn(RouteChange):
+    """APP-2: a route of the routing table: category × town → departments."""
+    category = fields.String(required=True, validate=CODE, metadata=doc(
+        "appeal category code", example="permit"))
+    town = fields.String(required=True, validate=CODE, metadata=doc(
+        "town code, or * for every town without a route of its own", example="hongshi"))
+
+
+class RouteOut(Schema):
+    """A route of the routing table (APP-2)."""
+    category = fields.String(metadata=doc("appeal category code", example="permit"))
+    town = fields.String(metadata=doc("town code; * = any town", example="hongshi"))
+    lead_department = fields.String(metadata=doc("lead department code (牵头单位)",
+                                                 example="approval"))
+    co_departments = fields.List(fields.String(), metadata=doc(
+        "co-handling department codes (责任单位)", example=["market"]))
+
+
+class RouteHistoryQuery(_In):
+    """Filters of the routing table's history; newest first."""
+    category = fields.String(load_default=None, validate=CODE, metadata=doc(
+        "only this category", example="permit"))
+    town = fields.String(load_default=None, validate=CODE, metadata=doc(
+        "only this town (* for the county-wide routes)", example="hongshi"))
+    limit = fields.Integer(load_default=200, validate=validate.Range(1, 1000), metadata=doc(
+        "at most this many entries", example=200))
+
+
+ROUTE_CHANGES = ("added", "changed", "retired")
+
+
+class RouteHistoryEntry(Schema):
+    """One change of the routing table: who changed which route, when, from what."""
+    id = fields.Integer(metadata=doc("entry number, rising", example=1))
+    category = fields.String(metadata=doc("appeal category code", example="permit"))
+    town = fields.String(metadata=doc("town code; * = any town", example="hongshi"))
+    change = fields.String(metadata=doc(" | ".join(ROUTE_CHANGES), example="changed"))
+    lead_department = fields.String(allow_none=True, metadata=doc(
+        "lead department after the change; null once retired", example="approval"))
+    co_departments = fields.List(fields.String(), metadata=doc(
+        "co-handling departments after the change", example=["market"]))
+    before = fields.Nested(RouteChange, allow_none=True, metadata=doc(
+        "the route before the change; null when it was added"))
+    actor = fields.String(metadata=doc("who changed it (role:subject)", example="taskforce:tf-1"))
+    at = fields.AwareDateTime(metadata=doc("when", example="2026-10-08T09:00:00+00:00"))
 
 
 class RectificationIn(_In):
@@ -141,6 +209,55 @@ class RectificationQuery(_In):
 
 class TickOffIn(_In):
     note = fields.String(required=True, validate=validate.Length(1, 2000))
+    evidence = fields.List(fields.Nested(Attachment), load_default=list,
+                           validate=validate.Length(max=20))
+
+
+# -- rectification lists (APP-9), the published contract ------------------------------
+
+class Finding(_In):
+    """One problem an evaluation found, as an item to rectify (整改事项)."""
+    problem = fields.String(required=True, validate=[validate.Length(1, 5000), NO_NUL],
+                            metadata=doc("the problem found", example="审批时限压缩不到位"))
+    measure = fields.String(load_default=None, validate=[validate.Length(max=5000), NO_NUL],
+                            metadata=doc("the measure to take (整改措施)",
+                                         example="并联审批, 时限压缩至3个工作日"))
+    lead_department = fields.String(required=True, validate=CODE, metadata=doc(
+        "the owner: lead department code (牵头单位)", example="approval"))
+    responsible_leader = fields.String(required=True, validate=[validate.Length(1, 50), NO_NUL],
+                                       metadata=doc("the responsible leader (责任领导)",
+                                                    example="王副县长"))
+    co_departments = fields.List(fields.String(validate=CODE), load_default=list,
+                                 validate=validate.Length(max=20), metadata=doc(
+        "co-handling department codes (责任单位)", example=["market"]))
+    deadline = fields.Date(required=True, metadata=doc("to be done by (整改时限)",
+                                                       example="2026-12-31"))
+
+
+class RectificationListIn(_In):
+    """APP-9: an evaluation's findings become a rectification list (整改清单)."""
+    source = fields.String(required=True, validate=[validate.Length(1, 200), NO_NUL], metadata=doc(
+        "the evaluation that found the problems", example="2026年营商环境第三方评估"))
+    title = fields.String(load_default=None, validate=[validate.Length(1, 200), NO_NUL],
+                          metadata=doc("a title; default: the source", example="第三方评估整改清单"))
+    findings = fields.List(fields.Nested(Finding), required=True,
+                           validate=validate.Length(1, 500), metadata=doc(
+        "the problems found, one item each"))
+
+
+class RectificationListQuery(_In):
+    """Filters of the rectification lists."""
+    department = fields.String(load_default=None, validate=CODE, metadata=doc(
+        "only lists with items this department leads or co-handles", example="approval"))
+
+
+class RectificationClose(_In):
+    """销号: an item closed by its lead department, with what proves it is done."""
+    note = fields.String(required=True, validate=[validate.Length(1, 2000), NO_NUL], metadata=doc(
+        "what was done", example="已压缩至3个工作日"))
+    evidence = fields.List(fields.Nested(Attachment), required=True,
+                           validate=validate.Length(1, 20), metadata=doc(
+        "the proof: documents, photos (at least one)"))
 
 
 # -- out ------------------------------------------------------------------------
@@ -186,6 +303,13 @@ class AppealOut(Schema):
     escalation_step = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    address_string = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    device_id = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
     history = fields.List(fields.Nested(HistoryOut))
 
 
@@ -242,24 +366,100 @@ class ExportOut(Schema):
     content_base64 = fields.String()
 
 
-class RouteOut(RouteIn):
-    pass
-
-
 class RectificationOut(Schema):
-    id = fields.Integer()
-    source = fields.String()
-    problem = fields.String()
-    measure = fields.String(allow_none=True)
-    lead_department = fields.String()
-    responsible_leader = fields.String()
-    co_departments = fields.List(fields.String())
-    deadline = fields.Date()
-    status = fields.String()
-    done_at = fields.AwareDateTime(allow_none=True)
-    done_note = fields.String(allow_none=True)
-    on_time = fields.Boolean(allow_none=True)
-    overdue = fields.Boolean()
+    """An item of a rectification list (整改事项)."""
+    id = fields.Integer(metadata=doc("item number", example=1))
+    list_id = fields.Integer(allow_none=True, metadata=doc("the list it belongs to", example=1))
+    source = fields.String(metadata=doc("the evaluation that found it", example="第三方评估"))
+    problem = fields.String(metadata=doc("the problem found", example="审批时限压缩不到位"))
+    measure = fields.String(allow_none=True, metadata=doc("the measure to take"))
+    lead_department = fields.String(metadata=doc("owner: lead department code",
+                                                 example="approval"))
+    responsible_leader = fields.String(metadata=doc("responsible leader (责任领导)",
+                                                    example="王副县长"))
+    co_departments = fields.List(fields.String(), metadata=doc("co-handling department codes"))
+    deadline = fields.Date(metadata=doc("to be done by", example="2026-12-31"))
+    status = fields.String(metadata=doc("open | done", example="open"))
+    done_at = fields.AwareDateTime(allow_none=True, metadata=doc("when it was closed (销号)"))
+    done_note = fields.String(allow_none=True, metadata=doc("what was done"))
+    evidence = fields.List(fields.Nested(Attachment), allow_none=True, metadata=doc(
+        "the proof given at closing"))
+    on_time = fields.Boolean(allow_none=True, metadata=doc("closed by the deadline"))
+    overdue = fields.Boolean(metadata=doc("open past its deadline"))
+
+
+class Progress(Schema):
+    """How far a rectification list has come."""
+    total = fields.Integer(metadata=doc("items", example=4))
+    done = fields.Integer(metadata=doc("items closed", example=1))
+    open = fields.Integer(metadata=doc("items still open", example=3))
+    overdue = fields.Integer(metadata=doc("open items past their deadline", example=0))
+    done_on_time = fields.Integer(metadata=doc("items closed by their deadline", example=1))
+    percent_done = fields.Float(metadata=doc("done / total × 100, one decimal", example=25.0))
+
+
+class RectificationListOut(Schema):
+    """A rectification list (整改清单) with its items and progress."""
+    id = fields.Integer(metadata=doc("list number", example=1))
+    source = fields.String(metadata=doc("the evaluation", example="2026年营商环境第三方评估"))
+    title = fields.String(metadata=doc("title", example="第三方评估整改清单"))
+    created_by = fields.String(metadata=doc("who made it (role:subject)"))
+    created_at = fields.AwareDateTime(metadata=doc("when it was made"))
+    progress = fields.Nested(Progress, metadata=doc("of the items the caller sees"))
+    items = fields.List(fields.Nested(RectificationOut), metadata=doc(
+        "the items the caller sees: all for the task force, a department's own"))
+
+
+# -- the three lists (APP-8), the published contract -----------------------------------
+
+THREE_LISTS = ("tasks", "responsibilities", "deadlines")  # 任务, 责任, 时限清单
+LIST_FORMATS = ("json", "csv", "xlsx")
+
+
+class DepartmentListQuery(_In):
+    """Which department, which period, which format."""
+    department = fields.String(load_default=None, validate=CODE, metadata=doc(
+        "department code; a department's own by default, required for the task force",
+        example="approval"))
+    period_from = fields.Date(load_default=None, metadata=doc(
+        "from this day (Beijing time), inclusive", example="2026-10-01"))
+    period_to = fields.Date(load_default=None, metadata=doc(
+        "to this day (Beijing time), inclusive", example="2026-10-31"))
+    format = fields.String(load_default="json", validate=validate.OneOf(LIST_FORMATS),
+                           metadata=doc("json, csv or xlsx", example="json"))
+
+    @validates_schema
+    def _period(self, data, **kwargs):
+        if data.get("period_from") and data.get("period_to") \
+                and data["period_from"] > data["period_to"]:
+            raise ValidationError({"period_to": ["is before period_from"]})
+
+
+class DepartmentListRow(Schema):
+    """One line of a list: an appeal or a rectification item the department owns."""
+    kind = fields.String(metadata=doc("appeal | rectification", example="appeal"))
+    id = fields.Integer(metadata=doc("the appeal's or the item's number", example=42))
+    title = fields.String(metadata=doc("what it is about", example="营业执照变更迟迟未办"))
+    role = fields.String(metadata=doc("lead (牵头) | co-handling (责任)", example="lead"))
+    lead_department = fields.String(allow_none=True, metadata=doc("lead department code",
+                                                                  example="approval"))
+    co_departments = fields.List(fields.String(), metadata=doc("co-handling department codes"))
+    responsible_leader = fields.String(allow_none=True, metadata=doc(
+        "the responsible leader (rectification items)"))
+    status = fields.String(metadata=doc("the appeal's or item's status", example="assigned"))
+    tier = fields.String(allow_none=True, metadata=doc("red | yellow | blue (appeals)"))
+    since = fields.AwareDateTime(metadata=doc("received (appeal) or listed (item)"))
+    due = fields.AwareDateTime(allow_none=True, metadata=doc("the deadline"))
+    overdue = fields.Boolean(metadata=doc("past the deadline and not done"))
+
+
+class DepartmentList(Schema):
+    """三张清单: one of a department's three lists for a period."""
+    list = fields.String(metadata=doc("tasks | responsibilities | deadlines", example="tasks"))
+    department = fields.String(metadata=doc("department code", example="approval"))
+    period_from = fields.Date(allow_none=True, metadata=doc("from this day, inclusive"))
+    period_to = fields.Date(allow_none=True, metadata=doc("to this day, inclusive"))
+    rows = fields.List(fields.Nested(DepartmentListRow), metadata=doc("the list's lines"))
 
 
 class ThreeLists(Schema):

@@ -25,7 +25,7 @@ from kernel.timers import configurable_timer
 
 from . import domain, ledger, schemas
 from .models import (Appeal, AppealHistory, Enterprise, Escalation, RectificationItem,
-                     RoutingRule, outbox_table, processed_table)
+                     RectificationList, RouteChange, RoutingRule, outbox_table, processed_table)
 
 _log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -284,14 +284,17 @@ class AppealsService:
 
     @rpc
     def list_routes(self):
-        self.caller.require()
+        self._staff_only()
         with self.db.reading() as s:
             rows = s.execute(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.town)).scalars()
             return [dump(schemas.RouteOut, r) for r in rows]
 
     @rpc
-    def set_route(self, payload):
-        self._staff_only()
+    def set_route(self, payload, mode=None):
+        """Add or change a route; ``mode`` "add" refuses an existing one (409),
+        "change" a missing one (404); None does either. Every change is kept
+        in the routing table's history (APP-2)."""
+        caller = self._staff_only()
         r = schemas.load(schemas.RouteIn, payload)
         depts = self.rules.profile.departments
         errors = {}
@@ -305,26 +308,84 @@ class AppealsService:
             errors["co_departments"] = ["unknown department"]
         if errors:
             raise BadInput(errors)
+        now = utcnow()
         with self.db.transaction() as s:
             row = s.execute(select(RoutingRule).where(RoutingRule.category == r["category"],
                                                       RoutingRule.town == r["town"])).scalar_one_or_none()
+            if row is not None and mode == "add":
+                raise Conflict("this route exists; change it instead")
+            if row is None and mode == "change":
+                raise NotFound("no such route")
+            before = None
             if row is None:
                 row = RoutingRule(category=r["category"], town=r["town"])
                 s.add(row)
+            else:
+                before = {"lead_department": row.lead_department,
+                          "co_departments": list(row.co_departments or [])}
             row.lead_department = r["lead_department"]
             row.co_departments = r["co_departments"]
-            row.updated_at = utcnow()
+            row.updated_at = now
+            s.add(RouteChange(category=r["category"], town=r["town"],
+                              change="added" if before is None else "changed",
+                              lead_department=r["lead_department"],
+                              co_departments=r["co_departments"], before=before,
+                              actor=_actor(caller), at=now))
         return dump(schemas.RouteOut, r)
 
     @rpc
     def delete_route(self, category, town):
-        self._staff_only()
+        """Retire a route; its history keeps what it was."""
+        caller = self._staff_only()
         with self.db.transaction() as s:
-            n = s.execute(delete(RoutingRule).where(RoutingRule.category == category,
-                                                    RoutingRule.town == town)).rowcount
-        if not n:
-            raise NotFound("no such route")
-        return {"deleted": n}
+            row = s.execute(select(RoutingRule).where(RoutingRule.category == category,
+                                                      RoutingRule.town == town)).scalar_one_or_none()
+            if row is None:
+                raise NotFound("no such route")
+            s.add(RouteChange(category=category, town=town, change="retired", lead_department=None,
+                              co_departments=[], actor=_actor(caller), at=utcnow(),
+                              before={"lead_department": row.lead_department,
+                                      "co_departments": list(row.co_departments or [])}))
+            s.execute(delete(RoutingRule).where(RoutingRule.id == row.id))
+        return {"deleted": 1}
+
+    @rpc
+    def route_history(self, query=None):
+        self._staff_only()
+        q = schemas.load(schemas.RouteHistoryQuery, query)
+        stmt = select(RouteChange).order_by(RouteChange.id.desc()).limit(q["limit"])
+        for key in ("category", "town"):
+            if q[key]:
+                stmt = stmt.where(getattr(RouteChange, key) == q[key])
+        with self.db.reading() as s:
+            return [dump(schemas.RouteHistoryEntry, c) for c in s.execute(stmt).scalars()]
+
+    # -- the three lists (APP-8) ----------------------------------------------------------
+    @rpc
+    def department_list(self, kind, query=None):
+        """One of the three lists of a department for a period, as rows (JSON)
+        or as a CSV/XLSX file (ExportOut)."""
+        caller = self.caller.require()
+        if kind not in schemas.THREE_LISTS:
+            raise BadInput({"list": [f"one of {', '.join(schemas.THREE_LISTS)}"]})
+        q = schemas.load(schemas.DepartmentListQuery, query)
+        department = q["department"] or (caller.org if caller.role == "department" else None)
+        if department is None:
+            raise BadInput({"department": ["Missing data for required field."]})
+        if department not in self.rules.profile.departments:
+            raise BadInput({"department": ["unknown department"]})
+        if not caller.is_staff and not (caller.role == "department" and caller.org == department):
+            raise NotFound("no such department list")
+        now = utcnow()
+        period = ledger.day_bounds(q["period_from"], q["period_to"])
+        with self.db.reading() as s:
+            rows = ledger.department_list(s, kind, department, period, caller, now)
+        if q["format"] != "json":
+            return dump(schemas.ExportOut,
+                        ledger.list_spreadsheet(kind, department, rows, q["format"], now))
+        return dump(schemas.DepartmentList, {"list": kind, "department": department,
+                                             "period_from": q["period_from"],
+                                             "period_to": q["period_to"], "rows": rows})
 
     # -- rectification (APP-9) ---------------------------------------------------------
     @rpc
@@ -346,6 +407,64 @@ class AppealsService:
             s.flush()
             self.outbox.add(s, "rectification.created", self._rect_event(item))
             return self._rect_out(item, now)
+
+    @rpc
+    def create_rectification_list(self, payload):
+        """An evaluation's findings as a list of items, each with its owner and deadline."""
+        caller = self._staff_only()
+        d = schemas.load(schemas.RectificationListIn, payload)
+        depts = self.rules.profile.departments
+        errors = {}
+        for n, f in enumerate(d["findings"]):
+            if f["lead_department"] not in depts:
+                errors[f"findings.{n}.lead_department"] = ["unknown department"]
+            if any(c not in depts for c in f["co_departments"]):
+                errors[f"findings.{n}.co_departments"] = ["unknown department"]
+        if errors:
+            raise BadInput(errors)
+        now = utcnow()
+        with self.db.transaction() as s:
+            rlist = RectificationList(source=d["source"], title=d["title"] or d["source"],
+                                      created_by=_actor(caller), created_at=now)
+            s.add(rlist)
+            s.flush()
+            items = [RectificationItem(list_id=rlist.id, source=d["source"], status="open",
+                                       created_at=now, **f) for f in d["findings"]]
+            s.add_all(items)
+            s.flush()
+            self.outbox.add_many(s, [("rectification.created", self._rect_event(i)) for i in items])
+            return self._rect_list_out(rlist, items, now)
+
+    @rpc
+    def list_rectification_lists(self, query=None):
+        caller = self.caller.require()
+        q = schemas.load(schemas.RectificationListQuery, query)
+        now = utcnow()
+        with self.db.reading() as s:
+            lists = s.execute(select(RectificationList).order_by(RectificationList.id.desc())).scalars().all()
+            items = s.execute(select(RectificationItem).where(RectificationItem.list_id.is_not(None))
+                              .order_by(RectificationItem.deadline, RectificationItem.id)).scalars().all()
+            out = []
+            for rlist in lists:
+                mine = [i for i in items if i.list_id == rlist.id and _owns(caller, i)
+                        and (q["department"] is None or _owns_as(q["department"], i))]
+                if mine:
+                    out.append(self._rect_list_out(rlist, mine, now))
+            return out
+
+    @rpc
+    def get_rectification_list(self, list_id):
+        caller = self.caller.require()
+        now = utcnow()
+        with self.db.reading() as s:
+            rlist = s.get(RectificationList, _id(list_id))
+            items = [] if rlist is None else [i for i in s.execute(
+                select(RectificationItem).where(RectificationItem.list_id == rlist.id)
+                .order_by(RectificationItem.deadline, RectificationItem.id)).scalars()
+                if _owns(caller, i)]
+            if not items:  # not there, or nothing in it is the caller's: the same
+                raise NotFound("no such rectification list")
+            return self._rect_list_out(rlist, items, now)
 
     @rpc
     def list_rectifications(self, query=None):
@@ -375,6 +494,7 @@ class AppealsService:
                                     or caller.org in item.co_departments):
                 raise NotFound("no such rectification item")
             domain.tick_off(item, caller, d["note"], now)
+            item.evidence = d["evidence"]
             self.outbox.add(s, "rectification.closed", self._rect_event(item))
             return self._rect_out(item, now)
 
@@ -464,11 +584,35 @@ class AppealsService:
         return {"item_id": item.id, "status": item.status, "lead_department": item.lead_department,
                 "deadline": item.deadline}
 
+    def _rect_list_out(self, rlist, items, now):
+        out = [self._rect_out(i, now) for i in items]
+        progress = domain.rectification_progress(out)
+        listed = _LIST_HEAD.dump({
+            "id": rlist.id, "source": rlist.source, "title": rlist.title,
+            "created_by": rlist.created_by, "created_at": rlist.created_at, "progress": progress})
+        return {**listed, "items": out}  # each item dumped already
+
     @staticmethod
     def _rect_out(item, now):
         d = dump(schemas.RectificationOut, item)
         d["overdue"] = item.status == "open" and domain.calendar_date_le(now, item.deadline) is False
         return d
+
+
+_LIST_HEAD = schemas.RectificationListOut(exclude=("items",))  # items are dumped one by one
+
+
+def _actor(caller):
+    return f"{caller.role}:{caller.sub or caller.org}"
+
+
+def _owns_as(department, item):
+    return department == item.lead_department or department in (item.co_departments or ())
+
+
+def _owns(caller, item):
+    """The task force sees every item; a department those it leads or co-handles."""
+    return caller.is_staff or (caller.role == "department" and _owns_as(caller.org, item))
 
 
 def _id(value):

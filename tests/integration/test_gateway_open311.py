@@ -86,7 +86,7 @@ def test_service_requests_are_appeals_in_both_formats(api, who):
     assert (appeal["channel"], appeal["enterprise_code"], appeal["category"], appeal["town"],
             appeal["contact_name"], appeal["contact_phone"], appeal["title"]) == (
         "hotline_12345", ENTERPRISE_A, "permit", "hongshi", "张明", "+8613912340001", "营业执照变更迟迟未办")
-    assert "红石林镇老街 8 号" in appeal["content"] and "28.61" in appeal["content"]
+    assert appeal["content"] == form["description"]  # exactly as sent
     assert appeal["attachments"] == [{"name": "media_url", "url": "https://img.example.cn/p/1.jpg"}]
 
     tree = xml_of(api.post("/open311/v2/requests.xml", data={
@@ -108,7 +108,8 @@ def test_service_requests_are_appeals_in_both_formats(api, who):
     assert all(set(r) == REQUEST_FIELDS and r["status"] == "open" for r in mine.json())
     newest = mine.json()[1]
     assert (newest["service_code"], newest["service_name"], newest["agency_responsible"],
-            newest["address"]) == ("permit", "审批许可", "县行政审批服务局", "红石林镇")
+            newest["address"]) == ("permit", "审批许可", "县行政审批服务局", "红石林镇老街 8 号")
+    assert (newest["lat"], newest["long"], newest["description"]) == (28.61, 109.95, form["description"])
     tree = xml_of(api.get("/open311/v2/requests.xml", params={"api_key": channel_key}),
                   "service_requests")
     assert [r.findtext("service_request_id") for r in tree.findall("request")] == [second, first]
@@ -142,9 +143,11 @@ def test_open311_refusals_in_the_spec_format(api, who):
     # rule: GW-3
     key = who["channel_key"]["X-API-Key"]
     good = {"api_key": key, "service_code": "permit", "description": "营业执照变更迟迟未办",
-            "last_name": "张", "phone": "13912340001",
+            "last_name": "张", "phone": "13912340001", "address_string": "红石林镇老街 8 号",
             "attribute[enterprise_code]": ENTERPRISE_A, "attribute[town]": "hongshi"}
     cases = [
+        ({"address_string": None}, 400, "address_string"),  # the spec: a location is required
+        ({"address_string": None, "lat": "28.61"}, 400, "long"),
         ({"api_key": None}, 403, "credential"),
         ({"api_key": "qq_0123456789ab_" + "A" * 43}, 403, "API key"),
         ({"attribute[enterprise_code]": None}, 400, "attribute[enterprise_code]"),
@@ -153,7 +156,6 @@ def test_open311_refusals_in_the_spec_format(api, who):
         ({"attribute[town]": "atlantis"}, 400, "attribute[town]"),
         ({"attribute[title]": "x" * 201}, 400, "attribute[title]"),
         ({"phone": "12345"}, 400, "phone"),
-        ({"last_name": None}, 400, "first_name"),
         ({"description": "   "}, 400, "description"),
         ({"lat": "north"}, 400, "lat"),
         ({"email": "not-an-address"}, 400, "email"),

@@ -26,6 +26,12 @@ OPERATIONS = {
     ("/open311/v2/requests/{service_request_id}.{fmt}", "get"),
     ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
     ("/docs", "get"),
+    ("/api/v1/routes", "get"), ("/api/v1/routes", "post"), ("/api/v1/routes/history", "get"),
+    ("/api/v1/routes/{category}/{town}", "put"), ("/api/v1/routes/{category}/{town}", "delete"),
+    ("/api/v1/lists/{list_name}", "get"),
+    ("/api/v1/rectification-lists", "post"), ("/api/v1/rectification-lists", "get"),
+    ("/api/v1/rectification-lists/{list_id}", "get"),
+    ("/api/v1/rectification-items/{item_id}/close", "post"),
 } | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS
 
 

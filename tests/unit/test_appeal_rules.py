@@ -307,3 +307,16 @@ def test_statistics_months_are_shanghai_calendar_months():
     start, end = month_bounds("2026-12")
     assert start == dt.datetime(2026, 11, 30, 16, tzinfo=UTC)
     assert end == dt.datetime(2026, 12, 31, 16, tzinfo=UTC)
+
+
+def test_a_rectification_lists_progress_counts_its_items():
+    # rule: APP-9
+    from services.appeals.domain import rectification_progress
+    items = [{"status": "done", "on_time": True, "overdue": False},
+             {"status": "done", "on_time": False, "overdue": False},
+             {"status": "open", "on_time": None, "overdue": True},
+             {"status": "open", "on_time": None, "overdue": False}]
+    assert rectification_progress(items) == {"total": 4, "done": 2, "open": 2, "overdue": 1,
+                                             "done_on_time": 1, "percent_done": 50.0}
+    assert rectification_progress(items[:3])["percent_done"] == 66.7
+    assert rectification_progress([])["percent_done"] == 0.0

@@ -237,8 +237,13 @@ def test_open311_request_becomes_an_appeal():
     appeal = open311.to_appeal(form, caller("channel", "hotline_12345"))
     assert "channel" not in appeal and appeal["enterprise_code"] == ENT_A
     assert (appeal["category"], appeal["title"], appeal["contact_name"]) == ("permit", "营业执照变更迟迟未办", "张明")
-    assert appeal["content"].startswith("营业执照变更迟迟未办\n第二行\n\n")
-    assert "地址: 老街 8 号" in appeal["content"] and "坐标: 28.6, 109.9" in appeal["content"]
+    assert appeal["content"] == form["description"]  # exactly as sent, nothing folded in
+    assert (appeal["address_string"], appeal["lat"], appeal["long"], appeal["contact_phone"]) == (
+        "老街 8 号", 28.6, 109.9, "13912340001")
+    anonymous = open311.to_appeal({k: v for k, v in form.items()
+                                   if k not in ("first_name", "last_name", "phone")},
+                                  caller("channel", "hotline_12345"))
+    assert not {"contact_name", "contact_phone", "contact_email"} & set(anonymous)
     assert appeal["attachments"] == [{"name": "media_url", "url": "https://x.cn/1.jpg"}]
     by_dept = open311.to_appeal({**form, "title": "标题"}, caller("department", "approval"))
     assert by_dept["channel"] == "referral" and by_dept["title"] == "标题"
@@ -261,6 +266,12 @@ def test_appeal_becomes_an_open311_request():
             out["agency_responsible"], out["address"]) == (
         "7", "open", "已办", "审批许可", "县行政审批服务局", "红石林镇")
     assert open311.to_request({**appeal, "status": "closed"}, reference)["status"] == "closed"
+    located = open311.to_request({**appeal, "address_string": "老街 8 号", "address_id": "a-1",
+                                  "lat": 28.6, "long": 109.9, "contact_email": "z@x.cn",
+                                  "contact_phone": "+8613912340001"}, reference)
+    assert (located["address"], located["address_id"], located["lat"], located["long"]) == (
+        "老街 8 号", "a-1", 28.6, 109.9)
+    assert "z@x.cn" not in str(located) and "13912340001" not in str(located)
     assert open311.our_statuses(["open"]) == ["received", "assigned", "accepted", "replied"]
     assert open311.our_statuses(["closed"]) == ["closed"]
     assert open311.our_statuses(["open", "closed"]) is None and open311.our_statuses([]) is None
