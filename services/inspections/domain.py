@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from kernel.errors import NotFound
 from kernel.rpc import Caller
+from kernel.statemachine import Flag, StateMachine, Transition
 
 # -- vocabulary ---------------------------------------------------------------
 
@@ -200,6 +201,66 @@ def assess(kind, register_found, quiet_found, cap_found) -> Assessment:
 
 def entry_code(status) -> str:
     return GREEN if status in (APPROVED, COMPLETED) else RED
+
+
+# -- the visit's table (state × action → next state, who may act) ---------------------------
+
+def _emergency_only(visit, params):
+    return None if visit.kind == EMERGENCY else "only an emergency visit is filed after the fact"
+
+
+def _after_filed_once(visit, params):
+    return _emergency_only(visit, params) or (
+        "the record of this visit is already filed" if visit.after_filed_at is not None else None)
+
+
+def _reviewable(visit, params):
+    """INS-5: the head reviews an emergency's record once it is filed, once."""
+    if visit.kind != EMERGENCY or visit.after_filed_at is None:
+        return "the head reviews an emergency's record once it is filed"
+    return "this record is already reviewed" if visit.review is not None else None
+
+
+_STAFF = frozenset({"taskforce", "admin"})
+# "head": the task force's head (INS-4); "filer": the filing department;
+# "participant": a department taking part — resolved by ``relation``.
+VISIT_TRANSITIONS = {
+    "approve": Transition({PENDING}, {"head"}, APPROVED),
+    "reject": Transition({PENDING}, {"head"}, REJECTED),
+    "cancel": Transition({PENDING, APPROVED}, _STAFF | {"filer"}, CANCELLED),
+    # INS-5 事毕备案: the record of an emergency visit, after the fact
+    "after-filing": Transition({APPROVED, COMPLETED}, _STAFF | {"participant"},
+                               outcomes={APPROVED, COMPLETED}, guard=_after_filed_once),
+    # INS-8: results per item; the last one completes the visit
+    "results": Transition({APPROVED}, _STAFF | {"participant"}, outcomes={APPROVED, COMPLETED}),
+    # INS-7: absorbed by a joint visit (``merge_joint`` takes several at once)
+    "merge": Transition(MERGEABLE, _STAFF, MERGED),
+    # INS-5: the head accepts or flags an emergency's record, with a reason
+    "review": Transition({APPROVED, COMPLETED}, {"head"}, guard=_reviewable),
+}
+VISIT = StateMachine(
+    "visit", initial={PENDING, APPROVED, REJECTED}, final={REJECTED, CANCELLED, MERGED, COMPLETED},
+    transitions=VISIT_TRANSITIONS,
+    flags=[Flag("awaiting_review", set_by=frozenset({"after-filing"}),
+                cleared_by=frozenset({"review"})),
+           # a late or missing record, or a flagged review, stays on the record
+           Flag("flagged", set_by=frozenset({"review"}), permanent=True)])
+VISIT_ACTIONS = VISIT.actions
+REVIEW_VERDICTS = ("accepted", "flagged")
+
+
+def visit_relation(heads):
+    """The relational roles of a visit for a service configured with ``heads``;
+    the visit carries its ``departments`` (every one taking part)."""
+    def relation(name, visit, caller: Caller) -> bool:
+        if name == "head":
+            return may_approve(caller, heads)
+        if name == "filer":
+            return caller.role == "department" and caller.org == visit.department
+        if name == "participant":
+            return caller.role == "department" and caller.org in visit.departments
+        return False
+    return relation
 
 
 def may_approve(caller: Caller, heads) -> bool:
