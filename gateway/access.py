@@ -101,6 +101,7 @@ INSPECTION_ACTION_ROLES = {
     "cancel": INSPECTION_FILERS,  # the filing department, or the task force
     "after-filing": INSPECTION_FILERS,  # INS-5: the visiting departments
     "results": INSPECTION_FILERS,  # INS-8: the visiting departments, each its own items
+    "review": (TASKFORCE,),  # INS-5: the head reviews an emergency's record
 }
 # The task force's head (专班主要领导) as a bearer token's scope: the identity
 # provider grants it; the inspections service checks it (INS-4).

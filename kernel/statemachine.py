@@ -122,7 +122,8 @@ class StateMachine:
             raise Forbidden(f"a {caller.role} may not {action} this {self.name}")
         status = self._status(obj)
         if status not in t.sources:
-            raise Conflict(f"cannot {action} a {self.name} that is {status}",
+            raise Conflict(f"cannot {action} a {self.name} that is {status}; only one that is "
+                           f"{' or '.join(sorted(t.sources))}",
                            {"status": status, "action": action, "allowed_from": sorted(t.sources)})
         if t.guard is not None:
             why = t.guard(obj, params or {})

@@ -5,11 +5,12 @@
 - ``/api/v1/draws…``: the double random draw (双随机);
 - ``/api/v1/enterprises/{code}/plan``: the yearly plan (INS-9);
 - ``/api/v1/directory/import``: the market-regulation registry's CSV;
-- the public pages the QR code and the draws point at: ``/verify/{token}``
-  and ``/draws/{id}`` (no credential; rate limited per address).
+- the public pages the QR code and the draws point at: ``/verify/{token}``,
+  ``/draws`` and ``/draws/{id}`` (no credential; rate limited per address).
 
-The public pages are drawn with the inspections service's own templates, so
-a page reads the same whether the service or the gateway serves it.
+HTML is drawn here only (``gateway/templates/``); the service answers data.
+Who may take which action on a visit the service decides (its table,
+``services/inspections/domain.py``); the gateway only refuses roles that never may.
 """
 import base64
 import re
@@ -21,7 +22,6 @@ from nameko.extensions import DependencyProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-import services.inspections
 from kernel.config import CountyProfile
 from kernel.errors import BadInput, NotFound
 from kernel.rpc import CallerIdentity, TimedRpcProxy
@@ -33,7 +33,8 @@ from ..access import (ANY_CALLER, INSPECTION_ACTION_ROLES, INSPECTION_FILERS, IN
 from ..http import json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge
 from ..schemas import MAX_ID, load, project
-from ..schemas.inspections import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate, ImportReport,
+from ..schemas.inspections import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate, DrawReplay,
+                                   ExceptionsQuery, ImportReport,
                                    Inspection, InspectionCreate, InspectionPage, InspectionQuery,
                                    InspectionSummary, JointCandidates, JointMerge, JointQuery,
                                    PlanQuery, YearlyPlan)
@@ -42,7 +43,7 @@ from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
 INSPECTION = f"/api/v1/inspections/<int(min=1, max={MAX_ID}):inspection_id>"
 DRAW_ID = f"<int(min=1, max={MAX_ID}):draw_id>"
 TAGS = ("inspections",)
-TEMPLATES = Path(services.inspections.__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # An entry-code token is "v1.<base64url>.<base64url>"; anything else is not
 # worth a call to the service to be told it is invalid.
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_=-]{1,20}\.[A-Za-z0-9_=-]{1,300}\.[A-Za-z0-9_=-]{1,80}$")
@@ -55,7 +56,7 @@ CSV_BODY = {"type": "string", "description": (
 
 
 class PublicPages(DependencyProvider):
-    """The county's name and departments and the service's page templates."""
+    """The county's name and departments and the public pages' templates."""
 
     def setup(self):
         profile = CountyProfile.from_config(self.container.config)
@@ -110,6 +111,17 @@ class InspectionRoutes(RoutesBase):
         return json_response({"items": [project(InspectionSummary, v) for v in items],
                               "next_cursor": page["next_cursor"]})
 
+    @route("GET", "/api/v1/inspections/exceptions", roles=STAFF, tags=TAGS,
+           query=ExceptionsQuery, response=InspectionPage,
+           summary="Every emergency or exempted visit, for the task force: which are beyond "
+                   "the department's monthly number, which await the head's review (INS-2/3/5)")
+    def list_exceptions(self, request):
+        self.gate.enter(request)
+        query = rpc_safe(load(ExceptionsQuery, query_args(request)))
+        page = self.inspections.list_exceptions(query)
+        return json_response({"items": [project(InspectionSummary, v) for v in page["items"]],
+                              "next_cursor": page["next_cursor"]})
+
     @route("GET", "/api/v1/inspections/joint-candidates", roles=STAFF, tags=TAGS,
            query=JointQuery, response=JointCandidates,
            summary="Enterprises visited by two or more departments in a month: visits to "
@@ -150,16 +162,7 @@ class InspectionRoutes(RoutesBase):
             raise NotFound(f"no such action; one of {', '.join(ACTION_BODIES)}")
         check_role(caller, INSPECTION_ACTION_ROLES[action], f"{action} an inspection")
         params = rpc_safe(load(ACTION_BODIES[action], read_json(request)))
-        if action == "approve":
-            visit = self.inspections.approve(inspection_id, params.get("note"))
-        elif action == "reject":
-            visit = self.inspections.reject(inspection_id, params["note"])
-        elif action == "cancel":
-            visit = self.inspections.cancel(inspection_id, params["reason"])
-        elif action == "after-filing":
-            visit = self.inspections.file_after_the_fact(inspection_id, params)
-        else:
-            visit = self.inspections.record_results(inspection_id, params)
+        visit = self.inspections.act(inspection_id, action, params)
         return json_response(project(Inspection, check_inspection_visible(visit, caller)))
 
     # -- the entry code (红绿码, INS-4) ------------------------------------------------------
@@ -216,6 +219,23 @@ class InspectionRoutes(RoutesBase):
     def get_draw(self, request, draw_id):
         self.gate.enter(request)
         return json_response(project(Draw, self.inspections.get_draw(draw_id)))
+
+    @route("GET", "/api/v1/draws/" + DRAW_ID + "/replay", roles=None, tags=TAGS,
+           response=DrawReplay,
+           summary="Re-run a draw from its stored inputs (public, no credential): the "
+                   "inputs' digest and the result must match what was recorded (INS-6)")
+    def replay_draw(self, request, draw_id):
+        self.gate.enter(request)
+        return json_response(project(DrawReplay, self.inspections.replay_draw(draw_id)))
+
+    @route("GET", "/draws", roles=None, tags=TAGS,
+           content={"text/html": "every draw, newest first: each attempt is kept and shown"},
+           summary="All draws, published (一公开; public): drawing again until the result "
+                   "suits shows as a second attempt (INS-6)")
+    def draws_page(self, request):
+        self.gate.enter(request)
+        draws = self.inspections.list_draws({"limit": 200})
+        return self.pages.render("draws.html", draws=draws, names=self.pages.department_names)
 
     @route("GET", "/draws/" + DRAW_ID, roles=None, tags=TAGS,
            content={"text/html": "the public page of the draw's results"},

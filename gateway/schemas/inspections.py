@@ -155,14 +155,23 @@ class AfterFilingBody(Body):
     findings = fields.List(fields.Nested(Finding), validate=validate.Length(max=100))
 
 
+class ReviewBody(Body):
+    """INS-5: the task force's head reviews an emergency's record, once."""
+    verdict = Text(required=True, validate=validate.OneOf(("accepted", "flagged")),
+                   metadata=_doc("accepted | flagged", example="flagged"))
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 2000),
+                  metadata=_doc("why", example="并非紧急, 应事前报备"))
+
+
 ACTION_BODIES = {"approve": DecisionBody, "reject": RejectBody, "cancel": CancelBody,
-                 "after-filing": AfterFilingBody, "results": ResultsBody}
+                 "after-filing": AfterFilingBody, "results": ResultsBody, "review": ReviewBody}
 ACTION_SUMMARIES = {
     "approve": "The task force's head approves a pending visit: its code turns green (INS-4)",
     "reject": "The task force's head rejects a pending visit (INS-4)",
     "cancel": "Cancel a visit (the filing department or the task force); it stops counting",
     "after-filing": "File an emergency visit's record afterwards (事毕备案, INS-5)",
     "results": "Record findings per item (INS-8 首违不罚); all recorded → completed",
+    "review": "The task force's head accepts or flags an emergency's record, with a reason (INS-5)",
 }
 
 
@@ -200,9 +209,7 @@ class DrawCreate(Body):
     filters = fields.Nested(DrawFilters, metadata=_doc("which enterprises may be drawn"))
     count = StrictInteger(required=True, validate=validate.Range(1, 1000),
                           metadata=_doc("targets to draw", example=2))
-    seed = Text(validate=validate.Regexp(r"^[0-9A-Za-z_-]{1,128}$",
-                                         error="letters, digits, _ and - only, at most 128"),
-                metadata=_doc("default: a random one; recorded, so anyone can re-run the draw"))
+    # no seed: the platform draws it after the population is fixed (INS-6)
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _who_draws(self, data, original, **kwargs):
@@ -214,6 +221,14 @@ class DrawCreate(Body):
                     "a department draws for itself: leave it out"]})
         elif "department" not in given:
             raise ValidationError({"department": [_MISSING]})
+
+
+class ExceptionsQuery(Body):
+    """INS-2/3/5: the emergencies and exemptions the task force watches."""
+    month = Text(validate=MONTH, metadata=_doc("YYYY-MM"))
+    department = Code()
+    over_quota = fields.Boolean(metadata=_doc("true: beyond the department's monthly number"))
+    unreviewed = fields.Boolean(metadata=_doc("true: emergencies whose record is not yet reviewed"))
 
 
 class PlanQuery(Body):
@@ -286,6 +301,13 @@ class Inspection(Body):
         "an emergency's record is due by then (INS-5)"))
     after_filed_at = fields.AwareDateTime(allow_none=True)
     after_record = fields.String(allow_none=True)
+    review = fields.String(allow_none=True, metadata=_doc(
+        "the head's review of an emergency's record: accepted | flagged (INS-5)"))
+    review_reason = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.AwareDateTime(allow_none=True)
+    over_quota = fields.Boolean(metadata=_doc(
+        "an emergency or exemption beyond the department's monthly number (INS-2/3/5)"))
     flagged_at = fields.AwareDateTime(allow_none=True)
     flag_reason = fields.String(allow_none=True, metadata=_doc("late_filing | missing_filing"))
     completed_at = fields.AwareDateTime(allow_none=True)
@@ -353,12 +375,33 @@ class Draw(Body):
     filters = fields.Dict()
     count = fields.Integer()
     per_target = fields.Integer()
-    seed = fields.String(metadata=_doc("re-run the draw with it: the same result"))
+    seed = fields.String(metadata=_doc(
+        "drawn by the platform after the population was fixed; re-run the draw with it"))
     population = fields.Integer(metadata=_doc("enterprises it was drawn from"))
     roster_size = fields.Integer()
     targets = fields.List(fields.Nested(DrawTarget))
     created_at = fields.AwareDateTime()
     public_url = fields.String(metadata=_doc("the public page (一公开)"))
+    population_digest = fields.String(allow_none=True, metadata=_doc(
+        "SHA-256 of the inputs (population, roster, conflicts, count), recorded before the seed"))
+    population_fixed_at = fields.AwareDateTime(allow_none=True)
+    seeded_at = fields.AwareDateTime(allow_none=True)
+    attempt = fields.Integer(metadata=_doc(
+        "the department's draws from this same population so far, this one included"))
+    candidates = fields.List(fields.String(), metadata=_doc("the population: credit codes"))
+    roster = fields.List(fields.String(), metadata=_doc("the inspectors it could draw"))
+    conflicts = fields.List(fields.List(fields.String()), metadata=_doc(
+        "declared conflicts [inspector, credit code] the draw avoided"))
+
+
+class DrawReplay(Body):
+    """INS-6: a draw re-run from its stored inputs, by anyone."""
+    draw_id = fields.Integer()
+    seed = fields.String()
+    population_digest = fields.String(allow_none=True)
+    digest_matches = fields.Boolean(metadata=_doc("the stored inputs hash to the recorded digest"))
+    matches = fields.Boolean(metadata=_doc("the re-run gives the recorded result"))
+    result = fields.List(fields.Dict())
 
 
 class PlanEnterprise(Body):

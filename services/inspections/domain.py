@@ -7,6 +7,7 @@ service reads the database, calls these functions and stores what they decide.
 """
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 from kernel.errors import NotFound
@@ -60,13 +61,17 @@ class Policy:
     after_filing_days: int = 3  # 事毕备案: working days after an emergency visit
     draw_inspectors: int = 2  # 双随机: inspectors per drawn target
     no_penalty: tuple = ()  # NoPenaltyEntry, ...
+    # INS-2/3/5: a department's emergencies and exemptions a month beyond
+    # which each further one is flagged for the task force
+    monthly_exceptions: int = 2
 
     def __post_init__(self):
         first, last = self.quiet_days
         if not (1 <= first <= last <= 31):
             raise ValueError("quiet days must be two days of the month, first <= last")
-        if self.monthly_cap < 0 or self.after_filing_days < 0 or self.draw_inspectors < 1:
-            raise ValueError("cap and filing days must be >= 0, draw inspectors >= 1")
+        if self.monthly_cap < 0 or self.after_filing_days < 0 or self.draw_inspectors < 1 \
+                or self.monthly_exceptions < 0:
+            raise ValueError("cap, filing days and exceptions must be >= 0, draw inspectors >= 1")
 
     def no_penalty_for(self, violation_code):
         for entry in self.no_penalty:
@@ -271,6 +276,19 @@ def may_approve(caller: Caller, heads) -> bool:
     return "inspections:approve" in caller.scopes or (caller.sub and caller.sub in heads)
 
 
+# -- emergencies and exemptions watched (INS-2/3/5) ---------------------------------
+
+def is_exception(kind, exempt_category) -> bool:
+    """A visit that skips the ordinary checks: an emergency (approved at once)
+    or one claiming an exempt category (quiet days do not apply)."""
+    return kind == EMERGENCY or exempt_category is not None
+
+
+def beyond_monthly_exceptions(earlier_this_month: int, policy: Policy) -> bool:
+    """``earlier_this_month``: the department's exceptions already filed this month."""
+    return earlier_this_month >= policy.monthly_exceptions
+
+
 # -- emergencies filed afterwards (INS-5 事毕备案) -------------------------------------
 
 def after_filing_due(visit_date: dt.date, calendar, policy: Policy) -> dt.datetime:
@@ -329,6 +347,16 @@ def draw(seed: str, candidates, roster, conflicts, count: int, per_target: int):
             load[i] += 1
         result.append({"credit_code": target, "inspectors": chosen})
     return result
+
+
+def population_digest(candidates, roster, conflicts, count: int, per_target: int) -> str:
+    """SHA-256 of the draw's inputs, fixed and recorded before the seed is
+    drawn: the seed cannot have been chosen for this population."""
+    inputs = {"candidates": sorted(candidates), "roster": sorted(roster),
+              "conflicts": sorted([list(c) for c in conflicts]), "count": count,
+              "per_target": per_target}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+                          .encode("utf-8")).hexdigest()
 
 
 def filter_directory(enterprises, industry=None, town=None, size=None, key_only=False):

@@ -143,8 +143,10 @@ class DrawIn(_In):
                              validate=[validate.Length(max=50), _unique])
     filters = fields.Nested(DrawFilters, load_default=dict)
     count = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
-    seed = fields.String(load_default=None, validate=validate.Regexp(
-        r"^[0-9A-Za-z_-]{1,128}$", error="letters, digits, _ and - only, at most 128"))
+    # INS-6: the seed comes from the platform, after the population is fixed;
+    # a caller's seed could be one found offline to select a chosen enterprise.
+    seed = fields.Raw(load_default=None, allow_none=True, validate=validate.Equal(
+        None, error="the platform draws the seed (INS-6); send none"))
 
 
 class ListQuery(_In):
@@ -157,6 +159,28 @@ class ListQuery(_In):
     draw_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
     cursor = fields.Integer(load_default=None, validate=validate.Range(min=1))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class ExceptionsQuery(_In):
+    """INS-2/3/5: the emergencies and exemptions the task force watches."""
+    month = fields.String(load_default=None, validate=_month)
+    department = fields.String(load_default=None, validate=_code)
+    over_quota = fields.Boolean(load_default=None)
+    unreviewed = fields.Boolean(load_default=None)
+
+
+class ReviewIn(_In):
+    """INS-5: the head accepts or flags an emergency's record, saying why."""
+    verdict = fields.String(required=True, validate=validate.OneOf(domain.REVIEW_VERDICTS))
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+# The actions on one visit (``act``) and the parameters each takes.
+VISIT_ACTION_PARAMS = {
+    "approve": DecisionIn, "reject": RejectIn, "cancel": CancelIn,
+    "after-filing": AfterTheFactIn, "results": ResultsIn, "review": ReviewIn,
+}
+assert set(VISIT_ACTION_PARAMS) <= set(domain.VISIT_ACTIONS)
 
 
 class DirectoryQuery(_In):
@@ -273,6 +297,11 @@ class InspectionOut(Schema):
     after_due_at = fields.AwareDateTime(allow_none=True)
     after_filed_at = fields.AwareDateTime(allow_none=True)
     after_record = fields.String(allow_none=True)
+    review = fields.String(allow_none=True)
+    review_reason = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.AwareDateTime(allow_none=True)
+    over_quota = fields.Boolean()
     flagged_at = fields.AwareDateTime(allow_none=True)
     flag_reason = fields.String(allow_none=True)
     completed_at = fields.AwareDateTime(allow_none=True)
@@ -350,3 +379,34 @@ class DrawOut(Schema):
     targets = fields.List(fields.Nested(DrawTargetOut))
     created_at = fields.AwareDateTime()
     public_url = fields.String()
+    # INS-6: what anyone needs to check it: the population and its digest,
+    # the roster, when each was fixed, and which attempt this is.
+    population_digest = fields.String(allow_none=True)
+    population_fixed_at = fields.AwareDateTime(allow_none=True)
+    seeded_at = fields.AwareDateTime(allow_none=True)
+    attempt = fields.Integer()
+    candidates = fields.List(fields.String())
+    roster = fields.List(fields.String())
+    conflicts = fields.List(fields.List(fields.String()))
+
+
+class DrawSummaryOut(Schema):
+    id = fields.Integer()
+    title = fields.String()
+    department = fields.String()
+    count = fields.Integer()
+    seed = fields.String()
+    attempt = fields.Integer()
+    population = fields.Integer()
+    population_digest = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    public_url = fields.String()
+
+
+class ReplayOut(Schema):
+    draw_id = fields.Integer()
+    seed = fields.String()
+    population_digest = fields.String(allow_none=True)
+    digest_matches = fields.Boolean()
+    matches = fields.Boolean()
+    result = fields.List(fields.Dict())

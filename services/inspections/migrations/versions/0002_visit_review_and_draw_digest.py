@@ -1,0 +1,38 @@
+"""inspections: the head's review of an emergency's record and the over-quota
+mark (INS-2/3/5); a draw's population digest, seeding time and attempt (INS-6)
+
+Revision ID: 0002
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+import kernel.db
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('review', sa.String(length=10), nullable=True))
+        batch_op.add_column(sa.Column('review_reason', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('reviewed_by', sa.String(length=160), nullable=True))
+        batch_op.add_column(sa.Column('reviewed_at', kernel.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('over_quota', sa.Boolean(), nullable=False,
+                                      server_default=sa.false()))
+    with op.batch_alter_table('draws', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('population_digest', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('population_fixed_at', kernel.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('seeded_at', kernel.db.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('attempt', sa.Integer(), nullable=False, server_default='1'))
+
+
+def downgrade():
+    with op.batch_alter_table('draws', schema=None) as batch_op:
+        for name in ('attempt', 'seeded_at', 'population_fixed_at', 'population_digest'):
+            batch_op.drop_column(name)
+    with op.batch_alter_table('visits', schema=None) as batch_op:
+        for name in ('over_quota', 'reviewed_at', 'reviewed_by', 'review_reason', 'review'):
+            batch_op.drop_column(name)
