@@ -1,6 +1,5 @@
 """Nameko entrypoints of the appeals service. Thin: validate with the schema,
 apply the domain, commit state and events together (outbox), answer."""
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -15,7 +14,8 @@ from kernel.calendar import WorkingCalendar, to_utc, utcnow
 from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
-from kernel.errors import BadInput, Conflict, Forbidden, NotFound
+from kernel.entrypoints import create_once, object_id, require_staff, scoped_key, stale_is_conflict
+from kernel.errors import BadInput, Forbidden, NotFound
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
@@ -96,15 +96,10 @@ class AppealsService:
                 raise BadInput({"received_at": ["only integrating channels may set it"]})
             if data["received_at"] > now:
                 raise BadInput({"received_at": ["is in the future"]})
-        key = None
-        if data.pop("idempotency_key"):
-            # scoped to the caller, hashed to a fixed width whatever the caller's ids
-            key = hashlib.sha256(json.dumps(
-                [caller.role, caller.sub, caller.org, payload["idempotency_key"]]).encode()).hexdigest()
-            existing = self._by_key(key)
-            if existing is not None:
-                return existing
-        try:
+        raw_key = data.pop("idempotency_key")
+        key = scoped_key(caller, raw_key) if raw_key else None
+
+        def create():
             with self.db.transaction() as s:
                 appeal = Appeal(**{k: v for k, v in data.items() if k != "received_at"})
                 appeal.received_at = to_utc(data["received_at"]) if data["received_at"] else now
@@ -120,11 +115,7 @@ class AppealsService:
                 s.flush()
                 self._commit_effect(s, appeal, effect, now)
                 return self._out(s, appeal, now)
-        except IntegrityError:
-            existing = self._by_key(key) if key else None
-            if existing is None:
-                raise
-            return existing  # the same key raced in twice: one appeal
+        return create_once(key, self._by_key, create)
 
     def _by_key(self, key):
         with self.db.reading() as s:
@@ -136,7 +127,7 @@ class AppealsService:
     def get_appeal(self, appeal_id):
         caller = self.caller.require()
         with self.db.reading() as s:
-            appeal = s.get(Appeal, _id(appeal_id))
+            appeal = s.get(Appeal, object_id(appeal_id))
             domain.check_visible(appeal, caller)
             return self._out(s, appeal, utcnow())
 
@@ -158,16 +149,13 @@ class AppealsService:
             raise BadInput({"action": [f"unknown action; one of {', '.join(schemas.ACTION_PARAMS)}"]})
         p = schemas.load(schemas.ACTION_PARAMS[action], params)
         now = utcnow()
-        try:
-            with self.db.transaction() as s:
-                appeal = s.get(Appeal, _id(appeal_id))
-                effect = domain.apply(appeal, action, p, caller, now, self.rules.calendar,
-                                      self.rules.policy, self.rules.profile.departments)
-                s.flush()
-                self._commit_effect(s, appeal, effect, now)
-                return self._out(s, appeal, now)
-        except StaleDataError:
-            raise Conflict("the appeal changed meanwhile; read it again and retry")
+        with stale_is_conflict("the appeal"), self.db.transaction() as s:
+            appeal = s.get(Appeal, object_id(appeal_id))
+            effect = domain.apply(appeal, action, p, caller, now, self.rules.calendar,
+                                  self.rules.policy, self.rules.profile.departments)
+            s.flush()
+            self._commit_effect(s, appeal, effect, now)
+            return self._out(s, appeal, now)
 
     # -- the ladder (APP-4, APP-5) -------------------------------------------------
     @configurable_timer("SWEEP_INTERVAL_SECONDS", 60)
@@ -291,7 +279,7 @@ class AppealsService:
 
     @rpc
     def set_route(self, payload):
-        self._staff_only()
+        require_staff(self.caller)
         r = schemas.load(schemas.RouteIn, payload)
         depts = self.rules.profile.departments
         errors = {}
@@ -318,7 +306,7 @@ class AppealsService:
 
     @rpc
     def delete_route(self, category, town):
-        self._staff_only()
+        require_staff(self.caller)
         with self.db.transaction() as s:
             n = s.execute(delete(RoutingRule).where(RoutingRule.category == category,
                                                     RoutingRule.town == town)).rowcount
@@ -329,7 +317,7 @@ class AppealsService:
     # -- rectification (APP-9) ---------------------------------------------------------
     @rpc
     def create_rectification(self, payload):
-        self._staff_only()
+        require_staff(self.caller)
         d = schemas.load(schemas.RectificationIn, payload)
         depts = self.rules.profile.departments
         errors = {}
@@ -370,7 +358,7 @@ class AppealsService:
         d = schemas.load(schemas.TickOffIn, payload)
         now = utcnow()
         with self.db.transaction() as s:
-            item = s.get(RectificationItem, _id(item_id))
+            item = s.get(RectificationItem, object_id(item_id))
             if item is None or not (caller.is_staff or caller.org == item.lead_department
                                     or caller.org in item.co_departments):
                 raise NotFound("no such rectification item")
@@ -421,12 +409,6 @@ class AppealsService:
         return {"service": self.name, "status": "ok"}
 
     # -- helpers ---------------------------------------------------------------------
-    def _staff_only(self):
-        caller = self.caller.require()
-        if not caller.is_staff:
-            raise Forbidden("only the task force may do this")
-        return caller
-
     def _routes(self, s):
         return [domain.Route(r.category, r.town, r.lead_department, tuple(r.co_departments or ()))
                 for r in s.execute(select(RoutingRule)).scalars()]
@@ -470,12 +452,3 @@ class AppealsService:
         d["overdue"] = item.status == "open" and domain.calendar_date_le(now, item.deadline) is False
         return d
 
-
-def _id(value):
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("no such item")
-    if n < 1:
-        raise NotFound("no such item")
-    return n
