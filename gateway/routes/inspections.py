@@ -26,6 +26,11 @@ from kernel.config import CountyProfile
 from kernel.errors import BadInput, NotFound
 from kernel.rpc import CallerIdentity, TimedRpcProxy
 from kernel.validators import normalise_credit_code
+from services.inspections.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate,
+                                          DrawReplay, ExceptionsQuery, ImportReport, Inspection,
+                                          InspectionCreate, InspectionPage, InspectionQuery,
+                                          InspectionSummary, JointCandidates, JointMerge,
+                                          JointQuery, PlanQuery, YearlyPlan)
 
 from ..access import (ANY_CALLER, INSPECTION_ACTION_ROLES, INSPECTION_FILERS, INSPECTION_READERS,
                       STAFF, check_inspection_visible, check_own_enterprise, check_role,
@@ -33,11 +38,6 @@ from ..access import (ANY_CALLER, INSPECTION_ACTION_ROLES, INSPECTION_FILERS, IN
 from ..http import json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge
 from ..schemas import MAX_ID, load, project
-from ..schemas.inspections import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate, DrawReplay,
-                                   ExceptionsQuery, ImportReport,
-                                   Inspection, InspectionCreate, InspectionPage, InspectionQuery,
-                                   InspectionSummary, JointCandidates, JointMerge, JointQuery,
-                                   PlanQuery, YearlyPlan)
 from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
 
 INSPECTION = f"/api/v1/inspections/<int(min=1, max={MAX_ID}):inspection_id>"

@@ -90,7 +90,7 @@ class InspectionsBase:
             token = self._token(v)
             d.update(entry_code=domain.entry_code(v.status),
                      departments=[x.department for x in depts.get(v.id, [])],
-                     items=[{**{c: getattr(i, c) for c in schemas.ItemResultOut._declared_fields}}
+                     items=[{**{c: getattr(i, c) for c in schemas.ItemResult._declared_fields}}
                             for i in items.get(v.id, [])],
                      inspectors=people.get(v.id, []), merged_from=merged.get(v.id, []),
                      token=token, verify_url=self._verify_url(token),

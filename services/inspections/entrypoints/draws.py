@@ -26,19 +26,19 @@ class DrawEntrypoints(InspectionsBase):
         payload = dict(payload or {}) if isinstance(payload, dict) else payload
         if caller.role == "department" and isinstance(payload, dict):
             payload["department"] = caller.org
-        p = schemas.load(schemas.DrawIn, payload)
+        p = schemas.load(schemas.DrawCreate, payload, caller=caller)
         dept = p["department"]
         if dept not in self.rules.profile.departments:
             raise BadInput({"department": ["unknown department"]})
         now = utcnow()
         today = self.rules.today()
         with self.db.transaction() as s:
-            items = registers.item_infos(s, p["item_codes"])
-            wrong = [c for c in p["item_codes"] if c not in items or items[c].department != dept
+            items = registers.item_infos(s, p.get("item_codes", []))
+            wrong = [c for c in p.get("item_codes", []) if c not in items or items[c].department != dept
                      or not items[c].active]
             if wrong:
                 raise BadInput({"item_codes": [f"not on {dept}'s list: {', '.join(wrong)}"]})
-            f = p["filters"]
+            f = p.get("filters") or {}
             population = domain.filter_directory(
                 s.execute(select(Enterprise)).scalars(), f.get("industry"), f.get("town"),
                 f.get("size"), f.get("key_only", False))
@@ -51,7 +51,7 @@ class DrawEntrypoints(InspectionsBase):
             # INS-6: the population is fixed and its digest recorded first; only
             # then the platform draws the seed, so no seed was chosen for it.
             digest = domain.population_digest(population, roster, conflicts, p["count"], per_target)
-            drawn = Draw(title=p["title"], department=dept, item_codes=p["item_codes"],
+            drawn = Draw(title=p["title"], department=dept, item_codes=p.get("item_codes", []),
                          filters={k: v for k, v in f.items() if v}, count=p["count"],
                          per_target=per_target, candidates=population, roster=sorted(roster),
                          conflicts=conflicts, population_digest=digest, population_fixed_at=now,
@@ -118,7 +118,7 @@ class DrawEntrypoints(InspectionsBase):
                                 {tuple(c) for c in drawn.conflicts}, drawn.count, drawn.per_target)
             digest = domain.population_digest(drawn.candidates, drawn.roster, drawn.conflicts,
                                               drawn.count, drawn.per_target)
-            return dump(schemas.ReplayOut, {
+            return dump(schemas.DrawReplay, {
                 "draw_id": drawn.id, "seed": drawn.seed,
                 "population_digest": drawn.population_digest,
                 "digest_matches": digest == drawn.population_digest,
@@ -148,7 +148,7 @@ class DrawEntrypoints(InspectionsBase):
                                for i in t["inspectors"]],
                 "inspection_id": v.id if v else None, "status": v.status if v else None,
                 "violations_found": found.get(v.id, 0) if v and v.status == domain.COMPLETED else None})
-        return dump(schemas.DrawOut, {
+        return dump(schemas.Draw, {
             "id": drawn.id, "title": drawn.title, "department": drawn.department,
             "item_codes": drawn.item_codes, "filters": drawn.filters, "count": drawn.count,
             "per_target": drawn.per_target, "seed": drawn.seed,

@@ -40,7 +40,7 @@ class FilingEntrypoints(InspectionsBase):
         if caller.role == "department" and isinstance(payload, dict):
             payload["department"] = caller.org  # a department files for itself only
         policy, profile = self.rules.policy, self.rules.profile
-        data = schemas.load(schemas.InspectionIn, payload, policy=policy)
+        data = schemas.load(schemas.InspectionIn, payload, policy=policy, caller=caller)
         dept = data["department"]
         errors = {}
         if not dept:
@@ -180,13 +180,13 @@ class FilingEntrypoints(InspectionsBase):
         before = visit.status
         visit.status = status
         visit.decided_by, visit.decided_at = actor_of(caller), now
-        visit.decision_note = p["note"]
+        visit.decision_note = p.get("note")
         s.flush()
         self._history(s, visit, actor_of(caller), "approve" if status == domain.APPROVED else "reject",
-                      before, p["note"] or "", now)
+                      before, p.get("note") or "", now)
         self.outbox.add(s, f"inspection.{status}", {
             **self._ref(visit, visit.departments),
-            "decided_by": actor_of(caller), "automatic": False, "note": p["note"]})
+            "decided_by": actor_of(caller), "automatic": False, "note": p.get("note")})
 
     def _approve(self, s, visit, p, caller, now):
         self._decide(s, visit, p, caller, now, domain.APPROVED)
@@ -213,7 +213,7 @@ class FilingEntrypoints(InspectionsBase):
             **self._ref(visit, visit.departments), "due_at": visit.after_due_at, "filed_at": now,
             "on_time": on_time})
         self._flag_if_due(s, visit, visit.departments, now)
-        if p["findings"]:
+        if p.get("findings"):
             self._record(s, visit, visit.departments, p["findings"], caller, now)
 
     def _results(self, s, visit, p, caller, now):
@@ -276,7 +276,7 @@ class FilingEntrypoints(InspectionsBase):
         """INS-2/3/5: every emergency or exempted visit, for the task force:
         which are over the department's monthly number, which await review."""
         require_staff(self.caller)
-        q = schemas.load(schemas.ExceptionsQuery, query)
+        q = schemas.load(schemas.ExceptionsIn, query)
         stmt = select(Visit).where(or_(Visit.kind == domain.EMERGENCY,
                                        Visit.exempt_category.is_not(None)))
         if q["month"]:
@@ -348,17 +348,17 @@ class FilingEntrypoints(InspectionsBase):
             row = rows[f["item_code"]]
             earlier = 0
             if f["outcome"] == domain.VIOLATION:
-                code = f["violation_code"]
+                code = f.get("violation_code")
                 earlier = s.execute(select(func.count()).select_from(VisitItem).join(
                     Visit, Visit.id == VisitItem.visit_id).where(
                     Visit.enterprise_code == visit.enterprise_code,
                     VisitItem.violation_code == code, VisitItem.outcome == domain.VIOLATION,
                     VisitItem.recorded_at.is_not(None))).scalar_one() + seen_now.get(code, 0)
                 seen_now[code] = seen_now.get(code, 0) + 1
-            judged = domain.judge_finding(f["outcome"], f["violation_code"], f["severity"],
+            judged = domain.judge_finding(f["outcome"], f.get("violation_code"), f.get("severity"),
                                           earlier, policy)
-            row.outcome, row.finding = f["outcome"], f["finding"]
-            row.violation_code, row.severity = f["violation_code"], f["severity"]
+            row.outcome, row.finding = f["outcome"], f.get("finding")
+            row.violation_code, row.severity = f.get("violation_code"), f.get("severity")
             row.first_offence, row.penalised = judged["first_offence"], judged["penalised"]
             entry = judged["no_penalty"]
             row.no_penalty_code = entry.code if entry else None

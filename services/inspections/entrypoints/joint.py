@@ -48,7 +48,7 @@ class JointEntrypoints(InspectionsBase):
     @rpc
     def merge_joint(self, payload):
         caller = require_staff(self.caller)
-        p = schemas.load(schemas.MergeIn, payload)
+        p = schemas.load(schemas.JointMerge, payload)
         now = utcnow()
         with stale_is_conflict("a visit"), self.db.transaction() as s:
             first = s.get(Visit, p["visit_ids"][0])
@@ -80,8 +80,8 @@ class JointEntrypoints(InspectionsBase):
         if problems:
             raise BadInput({"visit_ids": problems})
         visits.sort(key=lambda v: (v.planned_date, v.id))
-        day = p["planned_date"] or visits[0].planned_date
-        lead = p["lead_department"] or visits[0].department
+        day = p.get("planned_date") or visits[0].planned_date
+        lead = p.get("lead_department") or visits[0].department
         errors = {}
         if domain.month_of(day) != visits[0].month:
             errors["planned_date"] = ["the joint visit stays in the month of the visits it merges"]
@@ -105,7 +105,7 @@ class JointEntrypoints(InspectionsBase):
                       enterprise_code=ent.credit_code, enterprise_name=ent.name,
                       key_enterprise=domain.is_key_enterprise(ent), planned_date=day,
                       month=domain.month_of(day), exempt_category=exempt,
-                      reason=p["note"] or "; ".join(filter(None, (v.reason for v in visits))) or None,
+                      reason=p.get("note") or "; ".join(filter(None, (v.reason for v in visits))) or None,
                       violations=decision.violations, created_by=actor_of(caller),
                       created_at=now, updated_at=now)
         if decision.status == domain.APPROVED:
