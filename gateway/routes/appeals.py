@@ -4,14 +4,14 @@ import base64
 from werkzeug.wrappers import Response
 
 from kernel.errors import NotFound
+from services.appeals.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Appeal, AppealCreate,
+                                      AppealPage, AppealQuery, AppealSummary, ExportQuery,
+                                      MonthlyStats, Reference, StatsQuery)
 
 from ..access import (ACTION_ROLES, ANY_CALLER, DEPARTMENT, HANDS_OFF, REPORTERS, check_action,
                       check_visible, only_visible)
 from ..http import json_response, query_args, read_json, route
 from ..schemas import MAX_ID, load, project
-from ..schemas.appeals import (ACTION_BODIES, ACTION_SUMMARIES, Appeal, AppealCreate, AppealPage,
-                               AppealQuery, AppealSummary, ExportQuery, MonthlyStats, Reference,
-                               StatsQuery)
 from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
 
 APPEAL = f"/api/v1/appeals/<int(min=1, max={MAX_ID}):appeal_id>"

@@ -13,13 +13,13 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from kernel.errors import BadInput, NotFound, Unauthorized
+from services.appeals.schemas import AppealCreate
 
 from .. import open311
 from ..access import ANY_CALLER, check_visible, only_visible
 from ..http import json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge, describe
 from ..schemas import load
-from ..schemas.appeals import AppealCreate
 from ..schemas.open311 import (RequestCreated, RequestIn, RequestQuery, RequestsQuery, Service,
                                ServiceDefinition, ServiceRequest, ServicesQuery)
 from .base import RoutesBase, idempotency, rpc_safe

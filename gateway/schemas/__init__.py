@@ -1,14 +1,12 @@
 """The public contract (v1): one marshmallow schema per request and response.
 
-These schemas do two jobs from one source: they validate what a client sends
-(a refusal names every offending field, and nothing reaches a service) and
-they generate the OpenAPI document (``gateway/openapi.py``). They are the
-gateway's own, not the services' internal RPC schemas, so a change inside a
-service cannot silently change what department systems code against.
-
-Field types here refuse what the databases behind would choke on (NUL
-characters, years outside any plausible range, ids beyond 64 bits), so no
-input a client can send turns into a 500 further down.
+A service's requests and responses are its published contract,
+``services/<name>/schemas.py``: the gateway imports them to validate what a
+client sends (a refusal names every offending field, and nothing reaches a
+service) and to generate the OpenAPI document (``gateway/openapi.py``), and
+keeps no copy. Here: the gateway's own shapes (Open311, API keys, problems,
+health) and the helpers every route uses. The field types (``kernel.fields``)
+refuse what the databases behind would choke on.
 """
 from marshmallow import Schema, fields
 

@@ -89,7 +89,7 @@ class AppealsService:
             payload["enterprise_code"] = caller.org  # an enterprise files for itself only
         if caller.role == "channel":
             payload["channel"] = caller.org  # an integrator's key is bound to its channel
-        data = schemas.load(schemas.AppealCreate, payload, profile=self.rules.profile)
+        data = schemas.load(schemas.AppealIn, payload, profile=self.rules.profile, caller=caller)
         now = utcnow()
         if data["received_at"] is not None:
             if caller.role == "enterprise":
@@ -214,7 +214,7 @@ class AppealsService:
     @rpc
     def export_appeals(self, query):
         caller = self.caller.require()
-        q = schemas.load(schemas.ExportQuery, query)
+        q = schemas.load(schemas.LedgerExportQuery, query)
         with self.db.reading() as s:
             return dump(schemas.ExportOut, ledger.export(s, q, caller, utcnow()))
 

@@ -16,7 +16,7 @@ from gateway.credentials import DEV_JWT_SECRET, jwt_secret
 from gateway.problems import TooManyRequests, describe
 from gateway.ratelimit import Limit, TokenBuckets
 from gateway.schemas import StrictInteger, Timestamp, load
-from gateway.schemas.appeals import AppealCreate
+from services.appeals.schemas import AppealCreate
 from kernel.config import CountyProfile
 from kernel.errors import BadInput, Forbidden, NotFound, Unauthorized
 from kernel.rpc import Caller
