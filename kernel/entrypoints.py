@@ -63,3 +63,25 @@ def stale_is_conflict(what="the item"):
         yield
     except StaleDataError:
         raise Conflict(f"{what} changed meanwhile; read it again and retry")
+
+
+def service_dependencies(migrations_dir, outbox_table, processed_table):
+    """A base class with what every service declares: its database (migrated at
+    start), the outbox relay, the caller identity, metrics and call-id logging.
+    A service adds its own ``rules`` dependency: ``class X(service_dependencies(…))``."""
+    # imported here: these modules build on nameko's extensions, the helpers above do not
+    from .db import Database
+    from .logs import CallIdLogging
+    from .metrics import Metrics
+    from .outbox import OutboxRelay
+    from .rpc import CallerIdentity
+
+    class ServiceDependencies:
+        db = Database(migrations_dir)
+        outbox = OutboxRelay(outbox_table)
+        caller = CallerIdentity()
+        metrics = Metrics()
+        logs = CallIdLogging()
+
+    ServiceDependencies.processed_table = processed_table
+    return ServiceDependencies

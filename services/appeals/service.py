@@ -14,13 +14,12 @@ from kernel.calendar import WorkingCalendar, to_utc, utcnow
 from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
-from kernel.entrypoints import create_once, object_id, require_staff, scoped_key, stale_is_conflict
+from kernel.entrypoints import (create_once, object_id, require_staff, scoped_key,
+                                service_dependencies, stale_is_conflict)
 from kernel.errors import BadInput, Forbidden, NotFound
-from kernel.logs import CallIdLogging
-from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
 from kernel.schemas import dump
-from kernel.rpc import SYSTEM, CallerIdentity, rpc
+from kernel.rpc import SYSTEM, rpc
 from kernel.timers import configurable_timer
 
 from . import domain, ledger, schemas
@@ -67,16 +66,10 @@ class Rules(DependencyProvider):
         return self
 
 
-class AppealsService:
+class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_table)):
     name = "appeals"
 
-    db = Database(MIGRATIONS)
-    outbox = OutboxRelay(outbox_table)
     rules = Rules()
-    caller = CallerIdentity()
-    metrics = Metrics()
-    logs = CallIdLogging()
-    processed_table = processed_table
 
     # -- intake (APP-1, APP-2, APP-3, APP-4) -------------------------------------
     @rpc

@@ -147,6 +147,15 @@ def register_violations(departments, enterprise_code, planned_date, item_codes, 
     return found
 
 
+def register_change(before: dict | None, after: dict):
+    """INS-1 change history: ``(change, {field: [before, after]})`` of one
+    register entry, or None when nothing changed. Values as stored (JSON-safe)."""
+    if before is None:
+        return "create", {k: [None, v] for k, v in sorted(after.items())}
+    changed = {k: [before.get(k), v] for k, v in sorted(after.items()) if before.get(k) != v}
+    return ("update", changed) if changed else None
+
+
 # -- quiet days (INS-2 企业宁静日) ------------------------------------------------
 
 def in_quiet_days(day: dt.date, policy: Policy) -> bool:

@@ -74,6 +74,24 @@ class InspectorConflict(Base):
     declared_at = mapped_column(UTCDateTime, nullable=False)
 
 
+class RegisterChange(Base):
+    """INS-1: every change to the list of items or the roster, append-only:
+    which register, which entry, its department, who, when, and each field's
+    value before and after."""
+    __tablename__ = "register_changes"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    register: Mapped[str] = mapped_column(String(10))  # item | inspector
+    code: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(String(10))  # create | update
+    fields: Mapped[dict] = mapped_column(JSON)  # {field: [before, after]}
+    actor: Mapped[str] = mapped_column(String(160))
+    at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_register_changes_department_id", "department", "id"),)
+
+
 # -- visits ------------------------------------------------------------------------
 
 class Visit(Timestamps, Base):

@@ -516,6 +516,34 @@ class DirectoryQuery(Body):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
+class RegisterHistoryQuery(Body):
+    """INS-1: the registers' change history, newest first."""
+    register = Text(load_default=None, validate=validate.OneOf(("item", "inspector")),
+                    metadata=_doc("item | inspector"))
+    department = Code(load_default=None, metadata=_doc("a department sees its own"))
+    code = RegisterCode(load_default=None, metadata=_doc("one item or inspector"))
+    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID),
+                            metadata=_doc("next_cursor of the previous page"))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+
+
+class RegisterChangeOut(Body):
+    id = fields.Integer()
+    register = fields.String(metadata=_doc("item | inspector"))
+    code = fields.String()
+    department = fields.String()
+    change = fields.String(metadata=_doc("create | update"))
+    actor = fields.String()
+    at = fields.AwareDateTime()
+    changed = fields.Dict(attribute="fields", data_key="fields",
+                          metadata=_doc("each changed field: [before, after]"))
+
+
+class RegisterHistory(Body):
+    items = fields.List(fields.Nested(RegisterChangeOut))
+    next_cursor = fields.Integer(allow_none=True)
+
+
 class ImportIn(Body):
     csv_text = fields.String(required=True, validate=validate.Length(1, 20_000_000))
 

@@ -176,3 +176,31 @@ def test_ins3_a_departments_exceptions_beyond_the_monthly_number_are_flagged(svc
     assert (first["over_quota"], second["over_quota"], other["over_quota"]) == (False, True, False)
     listed = {v["id"]: v for v in svc.as_(TASKFORCE).list_exceptions({})["items"]}
     assert listed[second["id"]]["over_quota"] is True
+
+
+# -- INS-1: the registers keep their change history -------------------------------------------
+
+def test_ins1_registers_keep_a_change_history_per_department(svc):
+    # rule: INS-1
+    item = {"code": "MKT-009", "department": "market", "name": "计量器具检查",
+            "legal_basis": "《计量法》第二十一条", "standard": "强检器具在检定有效期内"}
+    svc.as_(TASKFORCE).upsert_item(item)
+    svc.as_(TASKFORCE).upsert_item({**item, "standard": "强检器具检定合格且在有效期内"})
+    person = {"code": "MKT-I-09", "department": "market", "name": "周敏",
+              "certificate_no": "43312601099"}
+    svc.as_(MARKET).upsert_inspector(person)
+    svc.as_(MARKET).upsert_inspector({**person, "active": False})
+    history = svc.as_(MARKET).register_history({"department": "market"})
+    mine = [(h["register"], h["code"], h["change"]) for h in history["items"]
+            if h["code"] in ("MKT-009", "MKT-I-09")]
+    assert mine == [("inspector", "MKT-I-09", "update"), ("inspector", "MKT-I-09", "create"),
+                    ("item", "MKT-009", "update"), ("item", "MKT-009", "create")]
+    latest_item = next(h for h in history["items"] if h["code"] == "MKT-009")
+    assert latest_item["fields"] == {"standard": ["强检器具在检定有效期内", "强检器具检定合格且在有效期内"]}
+    assert latest_item["actor"] == "taskforce:tf-1"
+    deactivated = next(h for h in history["items"] if h["code"] == "MKT-I-09")
+    assert deactivated["fields"] == {"active": [True, False]}
+    with pytest.raises(NotFound):  # another department's history is not the tax office's
+        svc.as_(TAX).register_history({"department": "market"})
+    assert svc.as_(TAX).register_history({})["items"] == [] or all(
+        h["department"] == "tax" for h in svc.as_(TAX).register_history({})["items"])

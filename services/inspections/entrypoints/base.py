@@ -4,12 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from kernel.db import Database
-from kernel.entrypoints import object_id
-from kernel.logs import CallIdLogging
-from kernel.metrics import Metrics
-from kernel.outbox import OutboxRelay
-from kernel.rpc import CallerIdentity
+from kernel.entrypoints import object_id, service_dependencies
 from kernel.schemas import dump
 
 from .. import codes, domain, schemas
@@ -20,14 +15,8 @@ from ..models import (InspectorConflict, Visit, VisitDepartment, VisitHistory,
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
-class InspectionsBase:
-    db = Database(MIGRATIONS)
-    outbox = OutboxRelay(outbox_table)
+class InspectionsBase(service_dependencies(MIGRATIONS, outbox_table, processed_table)):
     rules = Rules()
-    caller = CallerIdentity()
-    metrics = Metrics()
-    logs = CallIdLogging()
-    processed_table = processed_table
 
     # -- a visit ---------------------------------------------------------------------------
     def _visible(self, s, inspection_id, caller):

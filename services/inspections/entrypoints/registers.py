@@ -11,9 +11,10 @@ from kernel.entrypoints import require_staff
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import rpc
 from kernel.schemas import dump
+from kernel.statemachine import actor_of
 
 from .. import directory, domain, registers, schemas
-from ..models import Enterprise, InspectionItem, Inspector
+from ..models import Enterprise, InspectionItem, Inspector, RegisterChange
 from .base import InspectionsBase
 
 _log = logging.getLogger(__name__)
@@ -93,12 +94,40 @@ class RegisterEntrypoints(InspectionsBase):
 
     @rpc
     def upsert_item(self, payload):
-        require_staff(self.caller)
+        caller = require_staff(self.caller)
         p = schemas.load(schemas.ItemIn, payload)
         if p["department"] not in self.rules.profile.departments:
             raise BadInput({"department": ["unknown department"]})
         with self.db.transaction() as s:
-            return dump(schemas.ItemOut, registers.upsert_item(s, p, utcnow()))
+            return dump(schemas.ItemOut, registers.upsert_item(s, p, utcnow(), actor_of(caller)))
+
+    @rpc
+    def register_history(self, query=None):
+        """INS-1: the changes to the items and the roster, newest first; a
+        department sees its own, the task force any."""
+        caller = self.caller.require()
+        q = schemas.load(schemas.RegisterHistoryQuery, query)
+        department = q["department"]
+        if caller.role == "department":
+            if department not in (None, caller.org):
+                raise NotFound("no such register")
+            department = caller.org
+        elif not caller.is_staff:
+            raise Forbidden("the registers' history is for departments and the task force")
+        stmt = select(RegisterChange).order_by(RegisterChange.id.desc()).limit(q["limit"] + 1)
+        if department:
+            stmt = stmt.where(RegisterChange.department == department)
+        for key in ("register", "code"):
+            if q[key]:
+                stmt = stmt.where(getattr(RegisterChange, key) == q[key])
+        if q["cursor"]:
+            stmt = stmt.where(RegisterChange.id < q["cursor"])
+        with self.db.reading() as s:
+            rows = s.execute(stmt).scalars().all()
+            more = len(rows) > q["limit"]
+            rows = rows[:q["limit"]]
+            return {"items": [dump(schemas.RegisterChangeOut, r) for r in rows],
+                    "next_cursor": rows[-1].id if more else None}
 
     @rpc
     def list_inspectors(self, department=None):
@@ -127,7 +156,7 @@ class RegisterEntrypoints(InspectionsBase):
                 existing = s.get(Inspector, p["code"])
                 if existing is not None and not caller.is_staff and existing.department != caller.org:
                     raise Forbidden("a department keeps its own roster")
-                person = registers.upsert_inspector(s, p, utcnow())
+                person = registers.upsert_inspector(s, p, utcnow(), actor_of(caller))
                 s.flush()
                 return self._inspector_out(s, person)
         except IntegrityError:

@@ -1,4 +1,4 @@
-"""inspections: the head's review of an emergency's record and the over-quota
+"""inspections: the registers' change history (INS-1); the head's review of an emergency's record and the over-quota
 mark (INS-2/3/5); a draw's population digest, seeding time and attempt (INS-6)
 
 Revision ID: 0002
@@ -15,6 +15,18 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('register_changes',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('register', sa.String(length=10), nullable=False),
+    sa.Column('code', sa.String(length=40), nullable=False),
+    sa.Column('department', sa.String(length=32), nullable=False),
+    sa.Column('change', sa.String(length=10), nullable=False),
+    sa.Column('fields', sa.JSON(), nullable=False),
+    sa.Column('actor', sa.String(length=160), nullable=False),
+    sa.Column('at', kernel.db.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_register_changes_department_id', 'register_changes', ['department', 'id'])
     with op.batch_alter_table('visits', schema=None) as batch_op:
         batch_op.add_column(sa.Column('review', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('review_reason', sa.Text(), nullable=True))
@@ -30,6 +42,8 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_register_changes_department_id', table_name='register_changes')
+    op.drop_table('register_changes')
     with op.batch_alter_table('draws', schema=None) as batch_op:
         for name in ('attempt', 'seeded_at', 'population_fixed_at', 'population_digest'):
             batch_op.drop_column(name)
