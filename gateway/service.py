@@ -9,7 +9,9 @@ from .routes.appeals import AppealRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
+from .routes.registers import RegisterRoutes
 
 
-class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes):
+class GatewayService(AppealRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
+                     OpsRoutes):
     name = "gateway"

@@ -527,16 +527,18 @@ class RegisterHistoryQuery(Body):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
-class RegisterChangeOut(Body):
-    id = fields.Integer()
-    register = fields.String(metadata=_doc("item | inspector"))
-    code = fields.String()
-    department = fields.String()
-    change = fields.String(metadata=_doc("create | update"))
-    actor = fields.String()
-    at = fields.AwareDateTime()
-    changed = fields.Dict(attribute="fields", data_key="fields",
-                          metadata=_doc("each changed field: [before, after]"))
+# "fields" is a column's name here, so the schema is built from a dict (a class
+# attribute of that name would hide marshmallow's ``fields`` module).
+RegisterChangeOut = Body.from_dict({
+    "id": fields.Integer(),
+    "register": fields.String(metadata=_doc("item | inspector")),
+    "code": fields.String(),
+    "department": fields.String(),
+    "change": fields.String(metadata=_doc("create | update")),
+    "fields": fields.Dict(metadata=_doc("each changed field: [before, after]")),
+    "actor": fields.String(),
+    "at": fields.AwareDateTime(),
+}, name="RegisterChangeOut")
 
 
 class RegisterHistory(Body):
@@ -548,15 +550,23 @@ class ImportIn(Body):
     csv_text = fields.String(required=True, validate=validate.Length(1, 20_000_000))
 
 
-class ItemIn(Body):
-    code = fields.String(required=True, validate=_code)
-    department = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    legal_basis = fields.String(required=True, validate=validate.Length(1, 5000))
-    standard = fields.String(required=True, validate=validate.Length(1, 5000))
-    industries = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list)
-    frequency = fields.String(load_default=None, validate=validate.Length(max=100))
-    active = fields.Boolean(load_default=True)
+class ItemBody(Body):
+    """INS-1: one item of a department's list (检查事项清单); PUT by its code."""
+    department = Code(required=True, metadata=_doc("the department whose list it is",
+                                                    example="market"))
+    name = Text(required=True, validate=validate.Length(1, 200), metadata=_doc("", example="计量器具检查"))
+    legal_basis = Text(required=True, validate=validate.Length(1, 5000),
+                       metadata=_doc("the law or rule it rests on", example="《计量法》第二十一条"))
+    standard = Text(required=True, validate=validate.Length(1, 5000), metadata=_doc(
+        "what is checked", example="强检器具在检定有效期内"))
+    industries = fields.List(Text(validate=validate.Length(1, 64)), load_default=list,
+                             metadata=_doc("the industries it applies to; empty: every one"))
+    frequency = Text(load_default=None, validate=validate.Length(max=100))
+    active = fields.Boolean(load_default=True, metadata=_doc("false: struck off the list"))
+
+
+class ItemIn(ItemBody):
+    code = RegisterCode(required=True)
 
 
 class ConflictIn(Body):
@@ -564,14 +574,20 @@ class ConflictIn(Body):
     reason = fields.String(load_default="", validate=validate.Length(max=300))
 
 
-class InspectorIn(Body):
-    code = fields.String(required=True, validate=_code)
-    department = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=validate.Length(1, 50))
-    certificate_no = fields.String(required=True, validate=validate.Length(1, 40))
-    certificate_expires = fields.Date(load_default=None)
-    active = fields.Boolean(load_default=True)
-    conflicts = fields.List(fields.Nested(ConflictIn), load_default=list)
+class InspectorBody(Body):
+    """INS-1: one inspector of a department's roster (执法人员名录); PUT by code."""
+    department = Code(required=True, metadata=_doc("", example="market"))
+    name = Text(required=True, validate=validate.Length(1, 50), metadata=_doc("", example="周敏"))
+    certificate_no = Text(required=True, validate=validate.Length(1, 40),
+                          metadata=_doc("执法证号", example="43312601099"))
+    certificate_expires = Day(load_default=None)
+    active = fields.Boolean(load_default=True, metadata=_doc("false: off the roster"))
+    conflicts = fields.List(fields.Nested(ConflictIn), load_default=list, metadata=_doc(
+        "declared conflicts of interest (利害关系): never drawn for, never sent to"))
+
+
+class InspectorIn(InspectorBody):
+    code = RegisterCode(required=True)
 
 
 class RegistersIn(Body):
@@ -607,6 +623,10 @@ class ItemOut(ItemIn):
     updated_at = fields.AwareDateTime()
 
 
+class ItemList(Body):
+    items = fields.List(fields.Nested(ItemOut))
+
+
 class ConflictOut(Schema):
     credit_code = fields.String()
     reason = fields.String()
@@ -622,6 +642,10 @@ class InspectorOut(Schema):
     active = fields.Boolean()
     conflicts = fields.List(fields.Nested(ConflictOut))
     updated_at = fields.AwareDateTime()
+
+
+class InspectorList(Body):
+    items = fields.List(fields.Nested(InspectorOut))
 
 
 class DrawSummaryOut(Schema):

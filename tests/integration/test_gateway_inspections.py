@@ -53,7 +53,9 @@ OPERATIONS = {
     ("/api/v1/inspections/joint", "post"), ("/api/v1/inspections/joint-candidates", "get"),
     ("/verify/{token}", "get"), ("/api/v1/draws", "post"), ("/api/v1/draws/{draw_id}", "get"),
     ("/draws/{draw_id}", "get"), ("/draws", "get"), ("/api/v1/draws/{draw_id}/replay", "get"),
-    ("/api/v1/inspections/exceptions", "get"), ("/api/v1/enterprises/{credit_code}/plan", "get"),
+    ("/api/v1/inspections/exceptions", "get"), ("/api/v1/registers/items", "get"),
+    ("/api/v1/registers/items/{code}", "put"), ("/api/v1/registers/inspectors", "get"),
+    ("/api/v1/registers/inspectors/{code}", "put"), ("/api/v1/registers/history", "get"), ("/api/v1/enterprises/{credit_code}/plan", "get"),
     ("/api/v1/directory/import", "post"),
 } | {(f"/api/v1/inspections/{{inspection_id}}/{a}", "post") for a in ACTIONS}
 
@@ -459,6 +461,36 @@ def test_joint_visits_an_emergencys_record_and_results(gw):
     assert_problem(gw.post(review, who=HEAD, json=verdict), 409)
     listed = gw.get("/api/v1/inspections/exceptions?unreviewed=true", who=HEAD).json()
     assert emergency["id"] not in [v["id"] for v in listed["items"]]
+
+
+# -- the registers and their history (INS-1) -------------------------------------------------
+
+def test_the_registers_are_kept_over_http_with_their_history(gw):
+    # rule: INS-1
+    item = {"department": "market", "name": "计量器具检查", "legal_basis": "《计量法》第二十一条",
+            "standard": "强检器具在检定有效期内"}
+    assert_problem(gw("PUT", "/api/v1/registers/items/MKT-009", who=MARKET, json=item), 403)
+    r = gw("PUT", "/api/v1/registers/items/MKT-009", who=HEAD, json=item)
+    assert r.status_code == 200, r.text
+    assert r.json()["code"] == "MKT-009"
+    assert "MKT-009" in [i["code"] for i in gw.get("/api/v1/registers/items?department=market",
+                                                     who=MARKET).json()["items"]]
+    person = {"department": "market", "name": "周敏", "certificate_no": "43312601099"}
+    assert gw("PUT", "/api/v1/registers/inspectors/MKT-I-09", who=MARKET, json=person).status_code == 200
+    r = gw("PUT", "/api/v1/registers/inspectors/MKT-I-09", who=MARKET, json={**person, "active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert_problem(gw("PUT", "/api/v1/registers/inspectors/TAX-I-09", who=MARKET,
+                          json={**person, "department": "tax"}), 403)  # not its roster
+    assert_problem(gw("PUT", "/api/v1/registers/inspectors/MKT-I-10", who=MARKET,
+                          json={**person, "name": ""}), 422, "name")
+    history = gw.get("/api/v1/registers/history?code=MKT-I-09", who=MARKET)
+    assert history.status_code == 200, history.text
+    changes = history.json()["items"]
+    assert [(c["change"], c["actor"]) for c in changes] == [
+        ("update", "department:clerk-market"), ("create", "department:clerk-market")]
+    assert changes[0]["fields"] == {"active": [True, False]}
+    assert_problem(gw.get("/api/v1/registers/history?department=market", who=TAX), 404)
+    assert_problem(gw.get("/api/v1/registers/history", who=ENT_PLAIN), 403)
 
 
 # -- the directory import (registry CSV) ------------------------------------------------------
