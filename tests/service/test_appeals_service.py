@@ -7,6 +7,7 @@ from kernel.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from kernel.rpc import Caller
 from services.appeals.service import AppealsService
 from tests.conftest import ENTERPRISE_A, ENTERPRISE_B
+from tests.integration.test_appeals_flow import new_appeal
 
 ENT_A = Caller(role="enterprise", sub="user-a", org=ENTERPRISE_A)
 ENT_B = Caller(role="enterprise", sub="user-b", org=ENTERPRISE_B)
@@ -14,14 +15,6 @@ APPROVAL = Caller(role="department", sub="clerk-approval", org="approval")
 TAX = Caller(role="department", sub="clerk-tax", org="tax")
 TASKFORCE = Caller(role="taskforce", sub="tf-1", org="taskforce")
 HOTLINE = Caller(role="channel", sub="key-12345", org="hotline_12345")
-
-
-def new_appeal(**overrides):
-    body = {"channel": "mini_program", "category": "permit", "town": "hongshi",
-            "title": "营业执照变更迟迟未办", "content": "提交材料已两周, 仍未办结",
-            "contact_name": "张明", "contact_phone": "13912340001"}
-    body.update(overrides)
-    return body
 
 
 @pytest.fixture
