@@ -108,3 +108,17 @@ def test_a_register_change_names_each_field_before_and_after():
     assert domain.register_change({"name": "x", "active": True},
                                   {"name": "y", "active": True}) == ("update", {"name": ["x", "y"]})
     assert domain.register_change({"name": "x"}, {"name": "x"}) is None
+
+
+def test_anyone_recomputes_the_digest_from_the_published_inputs():
+    # rule: INS-6
+    # The format is public (the draw page says how): canonical JSON of the
+    # sorted inputs, keys sorted, no spaces, non-ASCII as \u escapes, SHA-256 in hex.
+    import hashlib
+    canonical = ('{"candidates":["a","b"],"conflicts":[["i1","a"]],"count":1,'
+                 '"per_target":2,"roster":["i1","i2"]}')
+    assert domain.population_digest(["b", "a"], ["i2", "i1"], [("i1", "a")], 1, 2) == \
+        hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    assert domain.population_digest(["企业"], [], [], 1, 1) == hashlib.sha256(
+        '{"candidates":["\\u4f01\\u4e1a"],"conflicts":[],"count":1,"per_target":1,"roster":[]}'
+        .encode("ascii")).hexdigest()
