@@ -27,13 +27,15 @@ services:
 run: install services
 	$(PY) scripts/run_platform.py
 
-## test: unit tests, k8s/ checked, then the integration suite against SQLite and PostgreSQL
+## test: unit tests, k8s/ checked, the service tier (in-process), then the integration suite against SQLite and PostgreSQL
 test: install deploy-tools
 	@bash scripts/ensure-services.sh
 	$(PYTEST) tests/unit -q
 	QQ_REQUIRE_DEPLOY_TOOLS=1 $(PYTEST) tests/deploy -q
+	QQ_TEST_DB=sqlite $(PYTEST) tests/service -q
 	QQ_TEST_DB=sqlite $(PYTEST) tests/integration -q
 	@if bash scripts/ensure-services.sh postgres; then \
+	  QQ_TEST_DB=postgres $(PYTEST) tests/service -q && \
 	  QQ_TEST_DB=postgres $(PYTEST) tests/integration -q; \
 	elif [ -n "$${QQ_REQUIRE_POSTGRES:-}" ]; then \
 	  echo "PostgreSQL is required here (QQ_REQUIRE_POSTGRES) and not available" >&2; exit 1; \

@@ -1,17 +1,13 @@
-"""Who may call which route and see which appeal (GW-2), as the gateway sees it.
+"""Which roles may call which route at all (GW-2), and the scopes a token grants.
 
-Two independent locks on one door: the gateway refuses a role that may never
-call a route (403) and drops anything a service returns that the caller may
-not see (404, and an error in the log: it means a service let it through);
-each service checks again from the caller passed in the call context. A 403
-depends only on the role, never on the id in the path, so it reveals nothing;
-"not yours" is always a 404, exactly like "does not exist".
+Authentication-level only. Who may see or act on which object is decided
+once, by the service that owns it, from the caller the gateway passes in the
+call context (its state machine's roles and relations, its ``can_see``); the
+gateway keeps no copy of those rules. A 403 here depends only on the role,
+never on the id in the path, so it reveals nothing; "not yours" is the
+service's 404, exactly like "does not exist".
 """
-import logging
-
-from kernel.errors import Forbidden, NotFound
-
-_log = logging.getLogger(__name__)
+from kernel.errors import Forbidden
 
 ENTERPRISE, DEPARTMENT, CHANNEL, TASKFORCE, ADMIN = (
     "enterprise", "department", "channel", "taskforce", "admin")
@@ -40,9 +36,6 @@ ACTION_ROLES = {
     "reopen": STAFF,
 }
 ACTIONS = tuple(ACTION_ROLES)
-# A department that transfers (转办) or returns (退回) an appeal hands it away:
-# the answer to that action is the last view of it it gets.
-HANDS_OFF = frozenset({"transfer", "return"})
 
 
 def check_role(caller, roles, what="call this route"):
@@ -52,38 +45,6 @@ def check_role(caller, roles, what="call this route"):
 
 def check_action(caller, action):
     check_role(caller, ACTION_ROLES[action], f"{action.replace('_', ' ')} an appeal")
-
-
-def can_see(appeal, caller) -> bool:
-    """An enterprise its own appeals, a department those it leads or co-handles,
-    a channel key those that came through its channel, the task force all."""
-    if caller.role in STAFF:
-        return True
-    if caller.role == ENTERPRISE:
-        return appeal.get("enterprise_code") == caller.org
-    if caller.role == DEPARTMENT:
-        return (appeal.get("lead_department") == caller.org
-                or caller.org in (appeal.get("co_departments") or ()))
-    if caller.role == CHANNEL:
-        return appeal.get("channel") == caller.org
-    return False
-
-
-def check_visible(appeal, caller):
-    if appeal is None or not can_see(appeal, caller):
-        if appeal is not None:
-            _log.error("a service returned appeal %s to a %s who may not see it; withheld",
-                       appeal.get("id"), caller.role)
-        raise NotFound("no such appeal")
-    return appeal
-
-
-def only_visible(items, caller):
-    kept = [a for a in items if can_see(a, caller)]
-    if len(kept) != len(items):
-        _log.error("a service listed %d appeals a %s may not see; withheld",
-                   len(items) - len(kept), caller.role)
-    return kept
 
 
 # -- inspections (入企检查) ----------------------------------------------------------
@@ -101,6 +62,7 @@ INSPECTION_ACTION_ROLES = {
     "cancel": INSPECTION_FILERS,  # the filing department, or the task force
     "after-filing": INSPECTION_FILERS,  # INS-5: the visiting departments
     "results": INSPECTION_FILERS,  # INS-8: the visiting departments, each its own items
+    "review": (TASKFORCE,),  # INS-5: the head reviews an emergency's record
 }
 # The task force's head (专班主要领导) as a bearer token's scope: the identity
 # provider grants it; the inspections service checks it (INS-4).
@@ -123,38 +85,3 @@ def scopes_from_claims(role, claims) -> tuple:
     else:
         return ()
     return tuple(sorted({s for s in given if s in KNOWN_SCOPES and SCOPED_ROLES[s] == role}))
-
-
-def can_see_inspection(visit, caller) -> bool:
-    """A department the visits it takes part in, an enterprise the visits to
-    it, the task force all; nobody else any."""
-    if caller.role in STAFF:
-        return True
-    if caller.role == DEPARTMENT:
-        return caller.org in (visit.get("departments") or ())
-    if caller.role == ENTERPRISE:
-        return visit.get("enterprise_code") == caller.org
-    return False
-
-
-def check_inspection_visible(visit, caller):
-    if visit is None or not can_see_inspection(visit, caller):
-        if visit is not None:
-            _log.error("a service returned inspection %s to a %s who may not see it; withheld",
-                       visit.get("id"), caller.role)
-        raise NotFound("no such inspection")
-    return visit
-
-
-def only_visible_inspections(items, caller):
-    kept = [v for v in items if can_see_inspection(v, caller)]
-    if len(kept) != len(items):
-        _log.error("a service listed %d inspections a %s may not see; withheld",
-                   len(items) - len(kept), caller.role)
-    return kept
-
-
-def check_own_enterprise(credit_code, caller):
-    """INS-9: an enterprise sees its own plan only; another's is 'no such enterprise'."""
-    if caller.role == ENTERPRISE and credit_code != caller.org:
-        raise NotFound("no such enterprise")

@@ -11,9 +11,10 @@ from .routes.lists import ListRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
 from .routes.rectification import RectificationRoutes
+from .routes.registers import RegisterRoutes
 from .routes.routing import RoutingRoutes
 
 
-class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes,
-                     RoutingRoutes, ListRoutes, RectificationRoutes):
+class GatewayService(AppealRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
+                     OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes):
     name = "gateway"

@@ -146,6 +146,13 @@ class InspectionFlagged(InspectionRef):
     filed_at = fields.AwareDateTime(allow_none=True)
 
 
+class InspectionReviewed(InspectionRef):
+    """INS-5: the task force's head reviewed an emergency's record."""
+    verdict = fields.String(required=True)  # accepted | flagged
+    reason = fields.String(required=True)
+    reviewed_by = fields.String(required=True)
+
+
 class InspectionAfterFiled(InspectionRef):
     due_at = fields.AwareDateTime(required=True)
     filed_at = fields.AwareDateTime(required=True)
@@ -251,6 +258,7 @@ EVENTS = {
     "inspection.cancelled": InspectionCancelled,
     "inspection.flagged": InspectionFlagged,
     "inspection.after_filed": InspectionAfterFiled,
+    "inspection.reviewed": InspectionReviewed,
     "inspection.completed": InspectionCompleted,
     "inspection.merged": InspectionMerged,
     "inspection.drawn": InspectionDrawn,

@@ -5,11 +5,12 @@
 - ``/api/v1/draws…``: the double random draw (双随机);
 - ``/api/v1/enterprises/{code}/plan``: the yearly plan (INS-9);
 - ``/api/v1/directory/import``: the market-regulation registry's CSV;
-- the public pages the QR code and the draws point at: ``/verify/{token}``
-  and ``/draws/{id}`` (no credential; rate limited per address).
+- the public pages the QR code and the draws point at: ``/verify/{token}``,
+  ``/draws`` and ``/draws/{id}`` (no credential; rate limited per address).
 
-The public pages are drawn with the inspections service's own templates, so
-a page reads the same whether the service or the gateway serves it.
+HTML is drawn here only (``gateway/templates/``); the service answers data.
+Who may take which action on a visit the service decides (its table,
+``services/inspections/domain.py``); the gateway only refuses roles that never may.
 """
 import base64
 import re
@@ -21,28 +22,27 @@ from nameko.extensions import DependencyProvider
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-import services.inspections
 from kernel.config import CountyProfile
 from kernel.errors import BadInput, NotFound
 from kernel.rpc import CallerIdentity, TimedRpcProxy
 from kernel.validators import normalise_credit_code
+from services.inspections.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate,
+                                          DrawReplay, ExceptionsQuery, ImportReport, Inspection,
+                                          InspectionCreate, InspectionPage, InspectionQuery,
+                                          InspectionSummary, JointCandidates, JointMerge,
+                                          JointQuery, PlanQuery, YearlyPlan)
 
 from ..access import (ANY_CALLER, INSPECTION_ACTION_ROLES, INSPECTION_FILERS, INSPECTION_READERS,
-                      STAFF, check_inspection_visible, check_own_enterprise, check_role,
-                      only_visible_inspections)
+                      STAFF, check_role)
 from ..http import json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge
 from ..schemas import MAX_ID, load, project
-from ..schemas.inspections import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate, ImportReport,
-                                   Inspection, InspectionCreate, InspectionPage, InspectionQuery,
-                                   InspectionSummary, JointCandidates, JointMerge, JointQuery,
-                                   PlanQuery, YearlyPlan)
 from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
 
 INSPECTION = f"/api/v1/inspections/<int(min=1, max={MAX_ID}):inspection_id>"
 DRAW_ID = f"<int(min=1, max={MAX_ID}):draw_id>"
 TAGS = ("inspections",)
-TEMPLATES = Path(services.inspections.__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # An entry-code token is "v1.<base64url>.<base64url>"; anything else is not
 # worth a call to the service to be told it is invalid.
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_=-]{1,20}\.[A-Za-z0-9_=-]{1,300}\.[A-Za-z0-9_=-]{1,80}$")
@@ -55,7 +55,7 @@ CSV_BODY = {"type": "string", "description": (
 
 
 class PublicPages(DependencyProvider):
-    """The county's name and departments and the service's page templates."""
+    """The county's name and departments and the public pages' templates."""
 
     def setup(self):
         profile = CountyProfile.from_config(self.container.config)
@@ -93,7 +93,7 @@ class InspectionRoutes(RoutesBase):
         caller = self.gate.enter(request)
         data = rpc_safe(load(InspectionCreate, read_json(request), caller=caller))
         data.update(idempotency(request))
-        visit = check_inspection_visible(self.inspections.file_inspection(data), caller)
+        visit = self.inspections.file_inspection(data)
         return json_response(project(Inspection, visit), 201,
                              {"Location": f"/api/v1/inspections/{visit['id']}"})
 
@@ -103,11 +103,22 @@ class InspectionRoutes(RoutesBase):
            description="A department sees the visits it takes part in, an enterprise the "
                        "visits to it, the task force all.")
     def list_inspections(self, request):
-        caller = self.gate.enter(request)
+        self.gate.enter(request)
         query = rpc_safe(load(InspectionQuery, query_args(request)))
         page = self.inspections.list_inspections(query)
-        items = only_visible_inspections(page["items"], caller)
+        items = page["items"]
         return json_response({"items": [project(InspectionSummary, v) for v in items],
+                              "next_cursor": page["next_cursor"]})
+
+    @route("GET", "/api/v1/inspections/exceptions", roles=STAFF, tags=TAGS,
+           query=ExceptionsQuery, response=InspectionPage,
+           summary="Every emergency or exempted visit, for the task force: which are beyond "
+                   "the department's monthly number, which await the head's review (INS-2/3/5)")
+    def list_exceptions(self, request):
+        self.gate.enter(request)
+        query = rpc_safe(load(ExceptionsQuery, query_args(request)))
+        page = self.inspections.list_exceptions(query)
+        return json_response({"items": [project(InspectionSummary, v) for v in page["items"]],
                               "next_cursor": page["next_cursor"]})
 
     @route("GET", "/api/v1/inspections/joint-candidates", roles=STAFF, tags=TAGS,
@@ -127,17 +138,17 @@ class InspectionRoutes(RoutesBase):
            description="The merged visits become `merged` (red, `merged_into`); the joint "
                        "visit is checked again as one visit.")
     def merge_joint(self, request):
-        caller = self.gate.enter(request)
+        self.gate.enter(request)
         data = rpc_safe(load(JointMerge, read_json(request)))
-        joint = check_inspection_visible(self.inspections.merge_joint(data), caller)
+        joint = self.inspections.merge_joint(data)
         return json_response(project(Inspection, joint), 201,
                              {"Location": f"/api/v1/inspections/{joint['id']}"})
 
     @route("GET", INSPECTION, roles=INSPECTION_READERS, tags=TAGS, response=Inspection,
            summary="One visit with its history; 404 when it is not the caller's (GW-2)")
     def get_inspection(self, request, inspection_id):
-        caller = self.gate.enter(request)
-        visit = check_inspection_visible(self.inspections.get_inspection(inspection_id), caller)
+        self.gate.enter(request)
+        visit = self.inspections.get_inspection(inspection_id)
         return json_response(project(Inspection, visit))
 
     @route("POST", INSPECTION + "/<action>", roles=INSPECTION_FILERS, tags=TAGS,
@@ -150,17 +161,8 @@ class InspectionRoutes(RoutesBase):
             raise NotFound(f"no such action; one of {', '.join(ACTION_BODIES)}")
         check_role(caller, INSPECTION_ACTION_ROLES[action], f"{action} an inspection")
         params = rpc_safe(load(ACTION_BODIES[action], read_json(request)))
-        if action == "approve":
-            visit = self.inspections.approve(inspection_id, params.get("note"))
-        elif action == "reject":
-            visit = self.inspections.reject(inspection_id, params["note"])
-        elif action == "cancel":
-            visit = self.inspections.cancel(inspection_id, params["reason"])
-        elif action == "after-filing":
-            visit = self.inspections.file_after_the_fact(inspection_id, params)
-        else:
-            visit = self.inspections.record_results(inspection_id, params)
-        return json_response(project(Inspection, check_inspection_visible(visit, caller)))
+        visit = self.inspections.act(inspection_id, action, params)
+        return json_response(project(Inspection, visit))
 
     # -- the entry code (红绿码, INS-4) ------------------------------------------------------
     @route("GET", INSPECTION + "/entry-code.png", roles=INSPECTION_READERS, tags=TAGS,
@@ -176,11 +178,8 @@ class InspectionRoutes(RoutesBase):
         return self._entry_code(request, inspection_id, "svg")
 
     def _entry_code(self, request, inspection_id, fmt):
-        caller = self.gate.enter(request)
-        # The service checks who may see it too; asking for the visit first lets
-        # the gateway check it again (its token names the enterprise).
-        check_inspection_visible(self.inspections.get_inspection(inspection_id), caller)
-        code = self.inspections.entry_code(inspection_id, fmt)
+        self.gate.enter(request)
+        code = self.inspections.entry_code(inspection_id, fmt)  # 404 when not the caller's
         # The colour follows the visit's state: never cache an old one.
         return Response(base64.b64decode(code["content_base64"]), content_type=code["content_type"],
                         headers={"Cache-Control": "no-store", "X-Entry-Code": code["entry_code"]})
@@ -217,6 +216,23 @@ class InspectionRoutes(RoutesBase):
         self.gate.enter(request)
         return json_response(project(Draw, self.inspections.get_draw(draw_id)))
 
+    @route("GET", "/api/v1/draws/" + DRAW_ID + "/replay", roles=None, tags=TAGS,
+           response=DrawReplay,
+           summary="Re-run a draw from its stored inputs (public, no credential): the "
+                   "inputs' digest and the result must match what was recorded (INS-6)")
+    def replay_draw(self, request, draw_id):
+        self.gate.enter(request)
+        return json_response(project(DrawReplay, self.inspections.replay_draw(draw_id)))
+
+    @route("GET", "/draws", roles=None, tags=TAGS,
+           content={"text/html": "every draw, newest first: each attempt is kept and shown"},
+           summary="All draws, published (一公开; public): drawing again until the result "
+                   "suits shows as a second attempt (INS-6)")
+    def draws_page(self, request):
+        self.gate.enter(request)
+        draws = self.inspections.list_draws({"limit": 200})
+        return self.pages.render("draws.html", draws=draws, names=self.pages.department_names)
+
     @route("GET", "/draws/" + DRAW_ID, roles=None, tags=TAGS,
            content={"text/html": "the public page of the draw's results"},
            summary="A draw's results, published (一公开; public)")
@@ -231,15 +247,13 @@ class InspectionRoutes(RoutesBase):
            summary="The inspections and standards an enterprise faces this year (年度计划公开, "
                    "INS-9); an enterprise sees only its own")
     def yearly_plan(self, request, credit_code):
-        caller = self.gate.enter(request)
+        self.gate.enter(request)
         try:
             credit_code = normalise_credit_code(credit_code)
         except ValidationError:
             raise NotFound("no such enterprise")
-        check_own_enterprise(credit_code, caller)
         query = load(PlanQuery, query_args(request))
-        plan = self.inspections.yearly_plan(credit_code, query.get("year"))
-        check_own_enterprise(plan["enterprise"]["credit_code"], caller)
+        plan = self.inspections.yearly_plan(credit_code, query.get("year"))  # its own only
         return json_response(project(YearlyPlan, plan))
 
     @route("POST", "/api/v1/directory/import", roles=INSPECTION_FILERS, tags=TAGS,

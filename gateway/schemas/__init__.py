@@ -1,77 +1,21 @@
 """The public contract (v1): one marshmallow schema per request and response.
 
-These schemas do two jobs from one source: they validate what a client sends
-(a refusal names every offending field, and nothing reaches a service) and
-they generate the OpenAPI document (``gateway/openapi.py``). They are the
-gateway's own, not the services' internal RPC schemas, so a change inside a
-service cannot silently change what department systems code against.
-
-Field types here refuse what the databases behind would choke on (NUL
-characters, years outside any plausible range, ids beyond 64 bits), so no
-input a client can send turns into a 500 further down.
+A service's requests and responses are its published contract,
+``services/<name>/schemas.py``: the gateway imports them to validate what a
+client sends (a refusal names every offending field, and nothing reaches a
+service) and to generate the OpenAPI document (``gateway/openapi.py``), and
+keeps no copy. Here: the gateway's own shapes (Open311, API keys, problems,
+health) and the helpers every route uses. The field types (``kernel.fields``)
+refuse what the databases behind would choke on.
 """
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields
 
 from kernel.schemas import load as kernel_load
 from kernel.schemas import shared
 
-MAX_ID = 2**63 - 1  # ids are 64-bit integers in every service's database
-CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$",
-                       error="must be a code of 1 to 32 letters, digits, '_', '.' or '-'")
-
-
-class Text(fields.String):
-    """A string without NUL characters (PostgreSQL refuses them in text)."""
-
-    def __init__(self, *args, not_blank=False, **kwargs):
-        self.not_blank = not_blank
-        super().__init__(*args, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in value:
-            raise ValidationError("must not contain NUL characters")
-        if self.not_blank and not value.strip():
-            raise ValidationError("must not be blank")
-        return value
-
-
-class Code(Text):
-    """A reference code (channel, category, town, department, tier …)."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("validate", CODE)
-        super().__init__(*args, **kwargs)
-
-
-class StrictInteger(fields.Integer):
-    """An integer given as a JSON number; ``true`` is not 1 and ``"5"`` is not 5."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("strict", True)
-        super().__init__(*args, **kwargs)
-
-    def _validated(self, value):
-        if isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return super()._validated(value)
-
-
-class Timestamp(fields.AwareDateTime):
-    """An ISO 8601 instant with its offset, between 2000 and 2100."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if not 2000 <= value.year <= 2100:  # also keeps the UTC conversion in range
-            raise ValidationError("must be between 2000 and 2100")
-        return value
-
-
-class Body(Schema):
-    """A request body or query: unknown fields are refused by name."""
-
-    class Meta:
-        unknown = RAISE
+# The field types live in the kernel: the services' published contracts use them too.
+from kernel.fields import (CODE, MAX_ID, Body, Code, StrictInteger, Text,  # noqa: F401
+                           Timestamp)
 
 
 def load(schema_cls, payload, **context):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import Caller
+from kernel.statemachine import Effect, Flag, StateMachine, Transition
 
 # -- vocabulary ---------------------------------------------------------------
 
@@ -145,20 +146,6 @@ def is_overdue(appeal, now) -> bool:
     return appeal.status in HANDLING and appeal.due_at is not None and now > appeal.due_at
 
 
-@dataclass
-class Effect:
-    """What one change produced: history rows and events, in order."""
-    history: list = field(default_factory=list)
-    events: list = field(default_factory=list)  # (event_type, extra data)
-
-    def record(self, action, actor, from_status, to_status, note=""):
-        self.history.append({"action": action, "actor": actor, "from_status": from_status,
-                             "to_status": to_status, "note": note})
-
-    def emit(self, event_type, **extra):
-        self.events.append((event_type, extra))
-
-
 def due_steps(appeal, now, calendar, policy: Policy) -> list[int]:
     """Ladder levels that have fallen due and are not yet taken."""
     if appeal.status not in HANDLING or appeal.due_at is None:
@@ -211,13 +198,6 @@ def check_visible(appeal, caller: Caller):
 
 # -- the closed loop (APP-6) -------------------------------------------------------
 
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset
-    roles: frozenset  # which roles may act; "lead" = the lead department only
-    target: str | None = None  # None: status unchanged (or decided by the action)
-
-
 _STAFF = frozenset({"taskforce", "admin"})
 TRANSITIONS = {
     # 交办 / re-route by the task force
@@ -235,21 +215,32 @@ TRANSITIONS = {
     "instruct": Transition(frozenset({RECEIVED, ASSIGNED, ACCEPTED, REPLIED}), _STAFF),
     "reply": Transition(frozenset({ACCEPTED}), frozenset({"lead"}), REPLIED),
     # the enterprise's feedback closes it, or re-opens it when dissatisfied
-    "feedback": Transition(frozenset({REPLIED}), frozenset({"owner"})),
+    "feedback": Transition(frozenset({REPLIED}), frozenset({"owner"}),
+                           outcomes=frozenset({ACCEPTED, CLOSED})),
     "close_timeout": Transition(frozenset({REPLIED}), frozenset({"system"}), CLOSED),
     "reopen": Transition(frozenset({CLOSED}), _STAFF, ACCEPTED),
 }
 ACTIONS = tuple(TRANSITIONS)
 
 
-def _caller_may(transition, appeal, caller: Caller) -> bool:
-    if caller.role in transition.roles:
-        return True
-    if "lead" in transition.roles and caller.role == "department":
-        return appeal.lead_department == caller.org
-    if "owner" in transition.roles and caller.role == "enterprise":
-        return appeal.enterprise_code == caller.org
+# 差评必纠: a bad rating puts the appeal under the task force's review.
+MACHINE = StateMachine("appeal", initial={RECEIVED, ASSIGNED}, final={CLOSED},
+                       transitions=TRANSITIONS,
+                       flags=[Flag("under_review", set_by=frozenset({"feedback"}))])
+
+
+def relation(name, appeal, caller: Caller) -> bool:
+    """The appeal's relational roles: its lead department, its enterprise."""
+    if name == "lead":
+        return caller.role == "department" and appeal.lead_department == caller.org
+    if name == "owner":
+        return caller.role == "enterprise" and appeal.enterprise_code == caller.org
     return False
+
+
+def _caller_may(transition, appeal, caller: Caller) -> bool:
+    return caller.role in transition.roles or any(relation(r, appeal, caller)
+                                                  for r in transition.roles)
 
 
 def apply(appeal, action, params, caller: Caller, now, calendar, policy: Policy,

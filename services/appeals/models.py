@@ -4,9 +4,8 @@ from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Inde
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kernel.db import UTCDateTime
+from kernel.models import BIGINT, HistoryRow, Timestamps
 from kernel.outbox import define_kernel_tables
-
-BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -16,7 +15,7 @@ class Base(DeclarativeBase):
 outbox_table, processed_table = define_kernel_tables(Base.metadata)
 
 
-class Appeal(Base):
+class Appeal(Timestamps, Base):
     """One appeal in the ledger (台账)."""
     __tablename__ = "appeals"
 
@@ -65,8 +64,6 @@ class Appeal(Base):
     account_id: Mapped[str | None] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    created_at = mapped_column(UTCDateTime, nullable=False)
-    updated_at = mapped_column(UTCDateTime, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -77,18 +74,12 @@ class Appeal(Base):
     )
 
 
-class AppealHistory(Base):
+class AppealHistory(HistoryRow, Base):
     """Append-only: every transition, who, when, from, to, note."""
     __tablename__ = "appeal_history"
+    action_width, status_width = 40, 16
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
-    at = mapped_column(UTCDateTime, nullable=False)
-    actor: Mapped[str] = mapped_column(String(160))
-    action: Mapped[str] = mapped_column(String(40))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class Escalation(Base):

@@ -1,51 +1,79 @@
-"""Payloads of the appeals service: every RPC argument and return value."""
+"""The published contract of the appeals service (诉求): every RPC argument and
+return value, which are also what HTTP clients send and get back — the gateway
+imports this module to validate request bodies and to build the OpenAPI
+document, and keeps no copy. It imports only the kernel and the domain's
+vocabulary."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.schemas import StrictInput, doc, load  # noqa: F401 (services call schemas.load)
+from kernel.fields import MAX_ID, MONTH, Body, Code, HistoryEntry, StrictInteger, Text, Timestamp
+from kernel.fields import doc
+from kernel.schemas import StrictInput, load  # noqa: F401 (the service calls schemas.load)
 from kernel.validators import CreditCode, Phone
 
 from . import domain
 
+# The vocabulary of the contract.
+STATUSES = domain.STATUSES
+TIERS = domain.TIERS
+_MISSING = "Missing data for required field."
 _text = validate.Length(min=1)
-
-
 _In = StrictInput  # every RPC argument refuses unknown fields
 
 
-class Attachment(StrictInput):
-    """A file kept elsewhere, by name and address."""
-    name = fields.String(required=True, validate=validate.Length(1, 200),
-                         metadata=doc("file name", example="整改报告.pdf"))
-    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2000),
-                     metadata=doc("where the file is: an http(s) address"))
+# -- in -------------------------------------------------------------------------
+
+class Attachment(Body):
+    name = Text(required=True, validate=validate.Length(1, 200), metadata=doc("file name"))
+    url = fields.Url(required=True, schemes={"http", "https"},
+                     validate=validate.Length(max=2000), metadata=doc("where the file is"))
 
 
-class AppealCreate(_In):
+class AppealCreate(Body):
     """APP-1: one shape for every channel."""
-    channel = fields.String(required=True, validate=validate.OneOf(
-        list(domain.CHANNELS), error="unknown channel; one of {choices}"))
-    enterprise_code = CreditCode(required=True)
-    # Optional here: an Open311 client may file without a name or phone (GW-3);
-    # the gateway's own REST contract still asks for both.
-    contact_name = fields.String(load_default="", validate=validate.Length(1, 50))
-    contact_phone = Phone(load_default="")
-    category = fields.String(required=True)
-    town = fields.String(required=True)
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    content = fields.String(required=True, validate=validate.Length(1, 5000))
+    channel = Code(validate=validate.OneOf(list(domain.CHANNELS), error="unknown channel; one of {choices}"),
+                   metadata=doc(
+        "intake channel code (see /api/v1/reference); taken from the key for a channel-bound "
+        "API key", example="mini_program"))
+    enterprise_code = CreditCode(metadata=doc(
+        "the enterprise's unified social credit code (统一社会信用代码); taken from the token "
+        "for an enterprise", example="91433126MA4L00010B"))
+    category = Code(required=True, metadata=doc("category code", example="permit"))
+    town = Code(required=True, metadata=doc("town code", example="hongshi"))
+    title = Text(required=True, not_blank=True, validate=validate.Length(1, 200),
+                 metadata=doc("one line", example="营业执照变更迟迟未办"))
+    content = Text(required=True, not_blank=True, validate=validate.Length(1, 5000),
+                   metadata=doc("the appeal in full", example="提交材料已两周, 仍未办结"))
+    contact_name = Text(required=True, not_blank=True, validate=validate.Length(1, 50),
+                        metadata=doc("contact person", example="张明"))
+    contact_phone = Phone(required=True, metadata=doc("mobile or landline", example="13912340001"))
     attachments = fields.List(fields.Nested(Attachment), load_default=list,
                               validate=validate.Length(max=20))
-    # Integrating channels (12345, other platforms) carry their own receipt time.
-    received_at = fields.AwareDateTime(load_default=None)
-    idempotency_key = fields.String(load_default=None, validate=validate.Length(1, 128))
-    # Where the submitter is and how it filed (Open311 GeoReport v2), kept as given.
-    lat = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-90, 90))
-    long = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-180, 180))
-    address_string = fields.String(load_default=None, validate=validate.Length(1, 300))
-    address_id = fields.String(load_default=None, validate=validate.Length(1, 100))
-    contact_email = fields.Email(load_default=None, validate=validate.Length(max=200))
-    device_id = fields.String(load_default=None, validate=validate.Length(1, 200))
-    account_id = fields.String(load_default=None, validate=validate.Length(1, 200))
+    received_at = Timestamp(load_default=None, metadata=doc(
+        "when the appeal was received on the integrator's side (integrators only: department "
+        "and channel keys, task force); default now", example="2026-09-29T09:00:00+08:00"))
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _who_files(self, data, original, **kwargs):
+        """An enterprise files for itself, a channel key for its channel; the
+        others must say for whom and through which channel."""
+        caller = self.context["caller"]
+        given = original if isinstance(original, dict) else {}
+        errors = {}
+        if caller.role == "enterprise":
+            if data.get("enterprise_code", caller.org) != caller.org:
+                errors["enterprise_code"] = ["an enterprise files for itself: leave it out"]
+            if given.get("received_at") is not None:
+                errors["received_at"] = ["only integrators may set it"]
+        elif "enterprise_code" not in given:
+            errors["enterprise_code"] = [_MISSING]
+        if caller.role == "channel":
+            if data.get("channel", caller.org) != caller.org:
+                errors["channel"] = ["this API key files through its own channel: leave it out"]
+        elif "channel" not in given:
+            errors["channel"] = [_MISSING]
+        if errors:
+            raise ValidationError(errors)
+
 
     @validates_schema(skip_on_field_errors=False)
     def _reference(self, data, **kwargs):
@@ -56,77 +84,233 @@ class AppealCreate(_In):
                 errors["category"] = ["unknown category"]
             if "town" in data and data["town"] not in profile.towns:
                 errors["town"] = ["unknown town"]
-        for key in ("title", "content", "contact_name"):  # "" is refused by its length
+        for key in ("title", "content", "contact_name"):
             if isinstance(data.get(key), str) and data[key] and not data[key].strip():
                 errors[key] = ["must not be blank"]
         if errors:
             raise ValidationError(errors)
 
 
-class AssignParams(_In):
-    department = fields.String(required=True, validate=_text)
-    co_departments = fields.List(fields.String(), load_default=None)
-    tier = fields.String(load_default=None, validate=validate.OneOf(domain.TIERS))
-    note = fields.String(load_default="", validate=validate.Length(max=1000))
+class AppealIn(AppealCreate):
+    """Filing over RPC: the gateway adds the Idempotency-Key header's value.
+    Contact and location are optional here: an Open311 client may file without a
+    name or phone (GW-3); the gateway's REST contract (AppealCreate) asks for both."""
+    idempotency_key = fields.String(load_default=None, validate=validate.Length(1, 128))
+    contact_name = Text(load_default="", validate=validate.Length(1, 50),
+                        metadata=doc("contact person", example="张明"))
+    contact_phone = Phone(load_default="", metadata=doc("mobile or landline", example="13912340001"))
+    # Where the submitter is and how it filed (Open311 GeoReport v2), kept as given.
+    lat = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-90, 90))
+    long = fields.Float(load_default=None, allow_nan=False, validate=validate.Range(-180, 180))
+    address_string = Text(load_default=None, validate=validate.Length(1, 300))
+    address_id = Text(load_default=None, validate=validate.Length(1, 100))
+    contact_email = fields.Email(load_default=None, validate=validate.Length(max=200))
+    device_id = Text(load_default=None, validate=validate.Length(1, 200))
+    account_id = Text(load_default=None, validate=validate.Length(1, 200))
 
 
-class NoteParams(_In):
-    note = fields.String(load_default="", validate=validate.Length(max=1000))
-
-
-class TransferParams(_In):
-    department = fields.String(required=True, validate=_text)
-    reason = fields.String(required=True, validate=validate.Length(1, 1000))
-
-
-class ReasonParams(_In):
-    reason = fields.String(required=True, validate=validate.Length(1, 1000))
-
-
-class ExtendParams(_In):
-    days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    reason = fields.String(required=True, validate=validate.Length(1, 1000))
-
-
-class ContentParams(_In):
-    content = fields.String(required=True, validate=validate.Length(1, 5000))
-
-
-class FeedbackParams(_In):
-    rating = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5))
-    comment = fields.String(load_default=None, validate=validate.Length(max=1000))
-
-
-ACTION_PARAMS = {
-    "assign": AssignParams, "accept": NoteParams, "transfer": TransferParams,
-    "return": ReasonParams, "extend": ExtendParams, "approve_extension": NoteParams,
-    "reject_extension": NoteParams, "instruct": ContentParams, "reply": ContentParams,
-    "feedback": FeedbackParams, "reopen": ReasonParams,
-}
-
-
-class LedgerQuery(_In):
-    """APP-8 filters; ``cursor`` is the last id of the previous page (keyset)."""
-    department = fields.String(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(domain.STATUSES))
-    tier = fields.String(load_default=None, validate=validate.OneOf(domain.TIERS))
-    channel = fields.String(load_default=None, validate=validate.OneOf(list(domain.CHANNELS)))
-    category = fields.String(load_default=None)
-    enterprise_code = fields.String(load_default=None)
-    overdue = fields.Boolean(load_default=None)
-    received_from = fields.AwareDateTime(load_default=None)
-    received_to = fields.AwareDateTime(load_default=None)
-    cursor = fields.Integer(load_default=None, validate=validate.Range(min=1))
+class AppealQuery(Body):
+    """Filters of the ledger (台账); pages are newest first."""
+    status = Text(validate=validate.OneOf(STATUSES))
+    department = Code(metadata=doc("lead department code"))
+    tier = Text(validate=validate.OneOf(TIERS))
+    channel = Code()
+    category = Code()
+    enterprise_code = CreditCode()
+    overdue = fields.Boolean(metadata=doc("true: past the deadline and still being handled"))
+    received_from = Timestamp(metadata=doc("received at or after"))
+    received_to = Timestamp(metadata=doc("received before"))
+    cursor = fields.Integer(validate=validate.Range(1, MAX_ID),
+                            metadata=doc("next_cursor of the previous page"))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
-class StatsQuery(_In):
-    month = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-(0[1-9]|1[0-2])$", error="must be YYYY-MM"))
+class ExportQuery(AppealQuery):
+    format = Text(required=True, validate=validate.OneOf(["csv", "xlsx"]))
+    limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 100_000))
 
 
-class ExportQuery(LedgerQuery):
-    format = fields.String(required=True, validate=validate.OneOf(["csv", "xlsx"]))
+class StatsQuery(Body):
+    month = Text(required=True, validate=MONTH, metadata=doc("", example="2026-03"))
+
+
+# The actions of the closed loop (APP-6): one body each.
+class AssignBody(Body):
+    department = Code(required=True, metadata=doc("lead department (牵头单位)"))
+    co_departments = fields.List(Code(), validate=validate.Length(max=20),
+                                 metadata=doc("co-handling departments (责任单位)"))
+    tier = Text(validate=validate.OneOf(TIERS), metadata=doc("red, yellow or blue (红黄蓝)"))
+    note = Text(validate=validate.Length(max=1000))
+
+
+class NoteBody(Body):
+    note = Text(validate=validate.Length(max=1000))
+
+
+class TransferBody(Body):
+    department = Code(required=True, metadata=doc("the department it goes to (转办)"))
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 1000))
+
+
+class ReasonBody(Body):
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 1000))
+
+
+class ExtendBody(Body):
+    days = StrictInteger(required=True, validate=validate.Range(1, 365),
+                         metadata=doc("working days; the county's maximum applies"))
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 1000))
+
+
+class ContentBody(Body):
+    content = Text(required=True, not_blank=True, validate=validate.Length(1, 5000))
+
+
+class FeedbackBody(Body):
+    rating = StrictInteger(required=True, validate=validate.Range(1, 5), metadata=doc(
+        "5 very satisfied … 1 very dissatisfied; 1–2 re-opens the appeal (差评必纠)"))
+    comment = Text(validate=validate.Length(max=1000))
+
+
+ACTION_BODIES = {
+    "assign": AssignBody, "accept": NoteBody, "reply": ContentBody, "transfer": TransferBody,
+    "return": ReasonBody, "extend": ExtendBody, "approve_extension": NoteBody,
+    "reject_extension": NoteBody, "instruct": ContentBody, "feedback": FeedbackBody,
+    "reopen": ReasonBody,
+}
+
+ACTION_SUMMARIES = {
+    "assign": "Assign to a lead department (交办), optionally with a tier",
+    "accept": "Accept the appeal (签收)",
+    "reply": "Reply to the enterprise (答复)",
+    "transfer": "Transfer to another department (转办)",
+    "return": "Send a misrouted appeal back to the task force (退回)",
+    "extend": "Extend the deadline (延期): a department asks, the task force grants at once",
+    "approve_extension": "Approve a department's extension request",
+    "reject_extension": "Reject a department's extension request",
+    "instruct": "A leader's instruction (批示)",
+    "feedback": "The enterprise rates the reply; closes it, or re-opens it when dissatisfied",
+    "reopen": "Re-open a closed appeal",
+}
+
+
+# -- out --------------------------------------------------------------------------
+
+class Appeal(Body):
+    id = fields.Integer()
+    channel = fields.String()
+    enterprise_code = fields.String()
+    enterprise_name = fields.String(allow_none=True)
+    contact_name = fields.String()
+    contact_phone = fields.String(metadata=doc("E.164"))
+    category = fields.String()
+    town = fields.String()
+    title = fields.String()
+    content = fields.String()
+    attachments = fields.List(fields.Nested(Attachment))
+    tier = fields.String(metadata=doc("red, yellow or blue"))
+    status = fields.String(metadata=doc(" | ".join(STATUSES)))
+    lead_department = fields.String(allow_none=True)
+    co_departments = fields.List(fields.String())
+    received_at = fields.AwareDateTime()
+    due_at = fields.AwareDateTime(allow_none=True)
+    overdue = fields.Boolean()
+    replied_at = fields.AwareDateTime(allow_none=True)
+    replied_on_time = fields.Boolean(allow_none=True)
+    reply_content = fields.String(allow_none=True)
+    rating = fields.Integer(allow_none=True)
+    rating_comment = fields.String(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    under_review = fields.Boolean(metadata=doc("a bad rating opened a review"))
+    reopen_count = fields.Integer()
+    extension_request = fields.Dict(allow_none=True,
+                                    metadata=doc("a department's request waiting for approval"))
+    escalation_level = fields.Integer()
+    escalation_step = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    lat = fields.Float(allow_none=True)
+    long = fields.Float(allow_none=True)
+    address_string = fields.String(allow_none=True)
+    address_id = fields.String(allow_none=True)
+    contact_email = fields.String(allow_none=True)
+    device_id = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class AppealSummary(Appeal):
+    class Meta:
+        exclude = ("history",)
+
+
+class AppealPage(Body):
+    items = fields.List(fields.Nested(AppealSummary))
+    next_cursor = fields.Integer(allow_none=True, metadata=doc("pass as cursor; null: last page"))
+
+
+class DepartmentMonth(Body):
+    department = fields.String()
+    received = fields.Integer()
+    closed = fields.Integer()
+    replied = fields.Integer()
+    replied_on_time = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True)
+    overdue = fields.Integer()
+    rated = fields.Integer()
+    satisfied = fields.Integer()
+    satisfaction_rate = fields.Float(allow_none=True)
+    average_rating = fields.Float(allow_none=True)
+
+
+class MonthlyStats(Body):
+    month = fields.String()
+    departments = fields.List(fields.Nested(DepartmentMonth))
+
+
+class CodeName(Body):
+    code = fields.String()
+    name = fields.String()
+
+
+class TierDays(Body):
+    code = fields.String()
+    working_days = fields.Integer()
+
+
+class Reference(Body):
+    county = fields.String()
+    channels = fields.List(fields.Nested(CodeName))
+    categories = fields.List(fields.Nested(CodeName))
+    towns = fields.List(fields.Nested(CodeName))
+    departments = fields.List(fields.Nested(CodeName))
+    tiers = fields.List(fields.Nested(TierDays))
+    statuses = fields.List(fields.String())
+    actions = fields.List(fields.String())
+
+
+# -- the service's own RPCs ----------------------------------------------------------------
+
+ACTION_PARAMS = ACTION_BODIES  # the closed loop's actions and the parameters each takes
+AppealOut = Appeal
+
+
+class LedgerQuery(AppealQuery):
+    """APP-8 filters; ``cursor`` is the last id of the previous page (keyset)."""
+    department = Code(load_default=None)
+    status = Text(load_default=None, validate=validate.OneOf(STATUSES))
+    tier = Text(load_default=None, validate=validate.OneOf(TIERS))
+    channel = Code(load_default=None, validate=validate.OneOf(list(domain.CHANNELS)))
+    category = Code(load_default=None)
+    enterprise_code = CreditCode(load_default=None)
+    overdue = fields.Boolean(load_default=None)
+    received_from = Timestamp(load_default=None)
+    received_to = Timestamp(load_default=None)
+    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+
+
+class LedgerExportQuery(LedgerQuery):
+    format = Text(required=True, validate=validate.OneOf(["csv", "xlsx"]))
     limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 100_000))
 
 
@@ -260,105 +444,6 @@ class RectificationClose(_In):
         "the proof: documents, photos (at least one)"))
 
 
-# -- out ------------------------------------------------------------------------
-
-class HistoryOut(Schema):
-    at = fields.AwareDateTime()
-    actor = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    note = fields.String()
-
-
-class AppealOut(Schema):
-    id = fields.Integer()
-    channel = fields.String()
-    enterprise_code = fields.String()
-    enterprise_name = fields.String(allow_none=True)
-    contact_name = fields.String()
-    contact_phone = fields.String()
-    category = fields.String()
-    town = fields.String()
-    title = fields.String()
-    content = fields.String()
-    attachments = fields.List(fields.Dict())
-    tier = fields.String()
-    status = fields.String()
-    lead_department = fields.String(allow_none=True)
-    co_departments = fields.List(fields.String())
-    received_at = fields.AwareDateTime()
-    due_at = fields.AwareDateTime(allow_none=True)
-    overdue = fields.Boolean()
-    replied_at = fields.AwareDateTime(allow_none=True)
-    replied_on_time = fields.Boolean(allow_none=True)
-    reply_content = fields.String(allow_none=True)
-    rating = fields.Integer(allow_none=True)
-    rating_comment = fields.String(allow_none=True)
-    closed_at = fields.AwareDateTime(allow_none=True)
-    under_review = fields.Boolean()
-    reopen_count = fields.Integer()
-    extension_request = fields.Dict(allow_none=True)
-    escalation_level = fields.Integer()
-    escalation_step = fields.String(allow_none=True)
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
-    lat = fields.Float(allow_none=True)
-    long = fields.Float(allow_none=True)
-    address_string = fields.String(allow_none=True)
-    address_id = fields.String(allow_none=True)
-    contact_email = fields.String(allow_none=True)
-    device_id = fields.String(allow_none=True)
-    account_id = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(HistoryOut))
-
-
-class AppealPage(Schema):
-    items = fields.List(fields.Nested(AppealOut(exclude=("history",))))
-    next_cursor = fields.Integer(allow_none=True)
-
-
-class DepartmentMonth(Schema):
-    department = fields.String()
-    received = fields.Integer()
-    closed = fields.Integer()
-    replied = fields.Integer()
-    replied_on_time = fields.Integer()
-    on_time_rate = fields.Float(allow_none=True)
-    overdue = fields.Integer()
-    rated = fields.Integer()
-    satisfied = fields.Integer()
-    satisfaction_rate = fields.Float(allow_none=True)
-    average_rating = fields.Float(allow_none=True)
-
-
-class MonthlyStats(Schema):
-    month = fields.String()
-    departments = fields.List(fields.Nested(DepartmentMonth))
-
-
-class CodeName(Schema):
-    code = fields.String()
-    name = fields.String()
-
-
-class TierDays(Schema):
-    code = fields.String()
-    working_days = fields.Integer()
-
-
-class Reference(Schema):
-    """What a client needs to fill its forms."""
-    county = fields.String()
-    channels = fields.List(fields.Nested(CodeName))
-    categories = fields.List(fields.Nested(CodeName))
-    towns = fields.List(fields.Nested(CodeName))
-    departments = fields.List(fields.Nested(CodeName))
-    tiers = fields.List(fields.Nested(TierDays))
-    statuses = fields.List(fields.String())
-    actions = fields.List(fields.String())
-
-
 class ExportOut(Schema):
     filename = fields.String()
     content_type = fields.String()
@@ -465,6 +550,6 @@ class DepartmentList(Schema):
 class ThreeLists(Schema):
     """APP-8 三张清单 for one department."""
     department = fields.String()
-    tasks = fields.List(fields.Nested(AppealOut(only=("id", "title", "status", "tier", "due_at", "overdue"))))
+    tasks = fields.List(fields.Nested(Appeal(only=("id", "title", "status", "tier", "due_at", "overdue"))))
     responsibilities = fields.List(fields.Dict())
-    deadlines = fields.List(fields.Nested(AppealOut(only=("id", "title", "status", "tier", "due_at", "overdue"))))
+    deadlines = fields.List(fields.Nested(Appeal(only=("id", "title", "status", "tier", "due_at", "overdue"))))

@@ -1,6 +1,5 @@
 """Nameko entrypoints of the appeals service. Thin: validate with the schema,
 apply the domain, commit state and events together (outbox), answer."""
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -15,12 +14,12 @@ from kernel.calendar import WorkingCalendar, to_utc, utcnow
 from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
+from kernel.entrypoints import (create_once, object_id, require_staff, scoped_key,
+                                service_dependencies, stale_is_conflict)
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
-from kernel.logs import CallIdLogging
-from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
 from kernel.schemas import dump
-from kernel.rpc import SYSTEM, CallerIdentity, rpc
+from kernel.rpc import SYSTEM, rpc
 from kernel.timers import configurable_timer
 
 from . import domain, ledger, schemas
@@ -67,16 +66,10 @@ class Rules(DependencyProvider):
         return self
 
 
-class AppealsService:
+class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_table)):
     name = "appeals"
 
-    db = Database(MIGRATIONS)
-    outbox = OutboxRelay(outbox_table)
     rules = Rules()
-    caller = CallerIdentity()
-    metrics = Metrics()
-    logs = CallIdLogging()
-    processed_table = processed_table
 
     # -- intake (APP-1, APP-2, APP-3, APP-4) -------------------------------------
     @rpc
@@ -89,22 +82,17 @@ class AppealsService:
             payload["enterprise_code"] = caller.org  # an enterprise files for itself only
         if caller.role == "channel":
             payload["channel"] = caller.org  # an integrator's key is bound to its channel
-        data = schemas.load(schemas.AppealCreate, payload, profile=self.rules.profile)
+        data = schemas.load(schemas.AppealIn, payload, profile=self.rules.profile, caller=caller)
         now = utcnow()
         if data["received_at"] is not None:
             if caller.role == "enterprise":
                 raise BadInput({"received_at": ["only integrating channels may set it"]})
             if data["received_at"] > now:
                 raise BadInput({"received_at": ["is in the future"]})
-        key = None
-        if data.pop("idempotency_key"):
-            # scoped to the caller, hashed to a fixed width whatever the caller's ids
-            key = hashlib.sha256(json.dumps(
-                [caller.role, caller.sub, caller.org, payload["idempotency_key"]]).encode()).hexdigest()
-            existing = self._by_key(key)
-            if existing is not None:
-                return existing
-        try:
+        raw_key = data.pop("idempotency_key")
+        key = scoped_key(caller, raw_key) if raw_key else None
+
+        def create():
             with self.db.transaction() as s:
                 appeal = Appeal(**{k: v for k, v in data.items() if k != "received_at"})
                 appeal.received_at = to_utc(data["received_at"]) if data["received_at"] else now
@@ -120,11 +108,7 @@ class AppealsService:
                 s.flush()
                 self._commit_effect(s, appeal, effect, now)
                 return self._out(s, appeal, now)
-        except IntegrityError:
-            existing = self._by_key(key) if key else None
-            if existing is None:
-                raise
-            return existing  # the same key raced in twice: one appeal
+        return create_once(key, self._by_key, create)
 
     def _by_key(self, key):
         with self.db.reading() as s:
@@ -136,7 +120,7 @@ class AppealsService:
     def get_appeal(self, appeal_id):
         caller = self.caller.require()
         with self.db.reading() as s:
-            appeal = s.get(Appeal, _id(appeal_id))
+            appeal = s.get(Appeal, object_id(appeal_id))
             domain.check_visible(appeal, caller)
             return self._out(s, appeal, utcnow())
 
@@ -158,16 +142,13 @@ class AppealsService:
             raise BadInput({"action": [f"unknown action; one of {', '.join(schemas.ACTION_PARAMS)}"]})
         p = schemas.load(schemas.ACTION_PARAMS[action], params)
         now = utcnow()
-        try:
-            with self.db.transaction() as s:
-                appeal = s.get(Appeal, _id(appeal_id))
-                effect = domain.apply(appeal, action, p, caller, now, self.rules.calendar,
-                                      self.rules.policy, self.rules.profile.departments)
-                s.flush()
-                self._commit_effect(s, appeal, effect, now)
-                return self._out(s, appeal, now)
-        except StaleDataError:
-            raise Conflict("the appeal changed meanwhile; read it again and retry")
+        with stale_is_conflict("the appeal"), self.db.transaction() as s:
+            appeal = s.get(Appeal, object_id(appeal_id))
+            effect = domain.apply(appeal, action, p, caller, now, self.rules.calendar,
+                                  self.rules.policy, self.rules.profile.departments)
+            s.flush()
+            self._commit_effect(s, appeal, effect, now)
+            return self._out(s, appeal, now)
 
     # -- the ladder (APP-4, APP-5) -------------------------------------------------
     @configurable_timer("SWEEP_INTERVAL_SECONDS", 60)
@@ -226,7 +207,7 @@ class AppealsService:
     @rpc
     def export_appeals(self, query):
         caller = self.caller.require()
-        q = schemas.load(schemas.ExportQuery, query)
+        q = schemas.load(schemas.LedgerExportQuery, query)
         with self.db.reading() as s:
             return dump(schemas.ExportOut, ledger.export(s, q, caller, utcnow()))
 
@@ -284,7 +265,7 @@ class AppealsService:
 
     @rpc
     def list_routes(self):
-        self._staff_only()
+        require_staff(self.caller)
         with self.db.reading() as s:
             rows = s.execute(select(RoutingRule).order_by(RoutingRule.category, RoutingRule.town)).scalars()
             return [dump(schemas.RouteOut, r) for r in rows]
@@ -294,7 +275,7 @@ class AppealsService:
         """Add or change a route; ``mode`` "add" refuses an existing one (409),
         "change" a missing one (404); None does either. Every change is kept
         in the routing table's history (APP-2)."""
-        caller = self._staff_only()
+        caller = require_staff(self.caller)
         r = schemas.load(schemas.RouteIn, payload)
         depts = self.rules.profile.departments
         errors = {}
@@ -336,7 +317,7 @@ class AppealsService:
     @rpc
     def delete_route(self, category, town):
         """Retire a route; its history keeps what it was."""
-        caller = self._staff_only()
+        caller = require_staff(self.caller)
         with self.db.transaction() as s:
             row = s.execute(select(RoutingRule).where(RoutingRule.category == category,
                                                       RoutingRule.town == town)).scalar_one_or_none()
@@ -351,7 +332,7 @@ class AppealsService:
 
     @rpc
     def route_history(self, query=None):
-        self._staff_only()
+        require_staff(self.caller)
         q = schemas.load(schemas.RouteHistoryQuery, query)
         stmt = select(RouteChange).order_by(RouteChange.id.desc()).limit(q["limit"])
         for key in ("category", "town"):
@@ -390,7 +371,7 @@ class AppealsService:
     # -- rectification (APP-9) ---------------------------------------------------------
     @rpc
     def create_rectification(self, payload):
-        self._staff_only()
+        require_staff(self.caller)
         d = schemas.load(schemas.RectificationIn, payload)
         depts = self.rules.profile.departments
         errors = {}
@@ -411,7 +392,7 @@ class AppealsService:
     @rpc
     def create_rectification_list(self, payload):
         """An evaluation's findings as a list of items, each with its owner and deadline."""
-        caller = self._staff_only()
+        caller = require_staff(self.caller)
         d = schemas.load(schemas.RectificationListIn, payload)
         depts = self.rules.profile.departments
         errors = {}
@@ -457,7 +438,7 @@ class AppealsService:
         caller = self.caller.require()
         now = utcnow()
         with self.db.reading() as s:
-            rlist = s.get(RectificationList, _id(list_id))
+            rlist = s.get(RectificationList, object_id(list_id))
             items = [] if rlist is None else [i for i in s.execute(
                 select(RectificationItem).where(RectificationItem.list_id == rlist.id)
                 .order_by(RectificationItem.deadline, RectificationItem.id)).scalars()
@@ -489,7 +470,7 @@ class AppealsService:
         d = schemas.load(schemas.TickOffIn, payload)
         now = utcnow()
         with self.db.transaction() as s:
-            item = s.get(RectificationItem, _id(item_id))
+            item = s.get(RectificationItem, object_id(item_id))
             if item is None or not (caller.is_staff or caller.org == item.lead_department
                                     or caller.org in item.co_departments):
                 raise NotFound("no such rectification item")
@@ -541,12 +522,6 @@ class AppealsService:
         return {"service": self.name, "status": "ok"}
 
     # -- helpers ---------------------------------------------------------------------
-    def _staff_only(self):
-        caller = self.caller.require()
-        if not caller.is_staff:
-            raise Forbidden("only the task force may do this")
-        return caller
-
     def _routes(self, s):
         return [domain.Route(r.category, r.town, r.lead_department, tuple(r.co_departments or ()))
                 for r in s.execute(select(RoutingRule)).scalars()]
@@ -614,12 +589,3 @@ def _owns(caller, item):
     """The task force sees every item; a department those it leads or co-handles."""
     return caller.is_staff or (caller.role == "department" and _owns_as(caller.org, item))
 
-
-def _id(value):
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("no such item")
-    if n < 1:
-        raise NotFound("no such item")
-    return n

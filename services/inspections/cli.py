@@ -2,7 +2,7 @@
 
     python -m services.inspections.cli --as department:clerk-1:market \\
         file_inspection '{"enterprise_code": "91433126MA4L00020C", ...}'
-    python -m services.inspections.cli --as taskforce:tf-head:taskforce approve 1 '"同意"'
+    python -m services.inspections.cli --as taskforce:tf-head:taskforce act 1 '"approve"' '{"note": "同意"}'
     python -m services.inspections.cli --as department:clerk-1:market \\
         entry_code 1 '"png"' --out code.png
 

@@ -7,10 +7,12 @@ service reads the database, calls these functions and stores what they decide.
 """
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 from kernel.errors import NotFound
 from kernel.rpc import Caller
+from kernel.statemachine import Flag, StateMachine, Transition
 
 # -- vocabulary ---------------------------------------------------------------
 
@@ -59,13 +61,17 @@ class Policy:
     after_filing_days: int = 3  # 事毕备案: working days after an emergency visit
     draw_inspectors: int = 2  # 双随机: inspectors per drawn target
     no_penalty: tuple = ()  # NoPenaltyEntry, ...
+    # INS-2/3/5: a department's emergencies and exemptions a month beyond
+    # which each further one is flagged for the task force
+    monthly_exceptions: int = 2
 
     def __post_init__(self):
         first, last = self.quiet_days
         if not (1 <= first <= last <= 31):
             raise ValueError("quiet days must be two days of the month, first <= last")
-        if self.monthly_cap < 0 or self.after_filing_days < 0 or self.draw_inspectors < 1:
-            raise ValueError("cap and filing days must be >= 0, draw inspectors >= 1")
+        if self.monthly_cap < 0 or self.after_filing_days < 0 or self.draw_inspectors < 1 \
+                or self.monthly_exceptions < 0:
+            raise ValueError("cap, filing days and exceptions must be >= 0, draw inspectors >= 1")
 
     def no_penalty_for(self, violation_code):
         for entry in self.no_penalty:
@@ -141,6 +147,15 @@ def register_violations(departments, enterprise_code, planned_date, item_codes, 
     return found
 
 
+def register_change(before: dict | None, after: dict):
+    """INS-1 change history: ``(change, {field: [before, after]})`` of one
+    register entry, or None when nothing changed. Values as stored (JSON-safe)."""
+    if before is None:
+        return "create", {k: [None, v] for k, v in sorted(after.items())}
+    changed = {k: [before.get(k), v] for k, v in sorted(after.items()) if before.get(k) != v}
+    return ("update", changed) if changed else None
+
+
 # -- quiet days (INS-2 企业宁静日) ------------------------------------------------
 
 def in_quiet_days(day: dt.date, policy: Policy) -> bool:
@@ -202,12 +217,85 @@ def entry_code(status) -> str:
     return GREEN if status in (APPROVED, COMPLETED) else RED
 
 
+# -- the visit's table (state × action → next state, who may act) ---------------------------
+
+def _emergency_only(visit, params):
+    return None if visit.kind == EMERGENCY else "only an emergency visit is filed after the fact"
+
+
+def _after_filed_once(visit, params):
+    return _emergency_only(visit, params) or (
+        "the record of this visit is already filed" if visit.after_filed_at is not None else None)
+
+
+def _reviewable(visit, params):
+    """INS-5: the head reviews an emergency's record once it is filed, once."""
+    if visit.kind != EMERGENCY or visit.after_filed_at is None:
+        return "the head reviews an emergency's record once it is filed"
+    return "this record is already reviewed" if visit.review is not None else None
+
+
+_STAFF = frozenset({"taskforce", "admin"})
+# "head": the task force's head (INS-4); "filer": the filing department;
+# "participant": a department taking part — resolved by ``relation``.
+VISIT_TRANSITIONS = {
+    "approve": Transition({PENDING}, {"head"}, APPROVED),
+    "reject": Transition({PENDING}, {"head"}, REJECTED),
+    "cancel": Transition({PENDING, APPROVED}, _STAFF | {"filer"}, CANCELLED),
+    # INS-5 事毕备案: the record of an emergency visit, after the fact
+    "after-filing": Transition({APPROVED, COMPLETED}, _STAFF | {"participant"},
+                               outcomes={APPROVED, COMPLETED}, guard=_after_filed_once),
+    # INS-8: results per item; the last one completes the visit
+    "results": Transition({APPROVED}, _STAFF | {"participant"}, outcomes={APPROVED, COMPLETED}),
+    # INS-7: absorbed by a joint visit (``merge_joint`` takes several at once)
+    "merge": Transition(MERGEABLE, _STAFF, MERGED),
+    # INS-5: the head accepts or flags an emergency's record, with a reason
+    "review": Transition({APPROVED, COMPLETED}, {"head"}, guard=_reviewable),
+}
+VISIT = StateMachine(
+    "visit", initial={PENDING, APPROVED, REJECTED}, final={REJECTED, CANCELLED, MERGED, COMPLETED},
+    transitions=VISIT_TRANSITIONS,
+    flags=[Flag("awaiting_review", set_by=frozenset({"after-filing"}),
+                cleared_by=frozenset({"review"})),
+           # a late or missing record, or a flagged review, stays on the record
+           Flag("flagged", set_by=frozenset({"review"}), permanent=True)])
+VISIT_ACTIONS = VISIT.actions
+REVIEW_VERDICTS = ("accepted", "flagged")
+
+
+def visit_relation(heads):
+    """The relational roles of a visit for a service configured with ``heads``;
+    the visit carries its ``departments`` (every one taking part)."""
+    def relation(name, visit, caller: Caller) -> bool:
+        if name == "head":
+            return may_approve(caller, heads)
+        if name == "filer":
+            return caller.role == "department" and caller.org == visit.department
+        if name == "participant":
+            return caller.role == "department" and caller.org in visit.departments
+        return False
+    return relation
+
+
 def may_approve(caller: Caller, heads) -> bool:
     """The task force's head (专班主要领导): a task-force caller holding the
     ``inspections:approve`` scope, or one whose ``sub`` is configured as head."""
     if caller is None or caller.role != "taskforce":
         return False
     return "inspections:approve" in caller.scopes or (caller.sub and caller.sub in heads)
+
+
+# -- emergencies and exemptions watched (INS-2/3/5) ---------------------------------
+
+def is_exception(kind, exempt_category) -> bool:
+    """A visit that skips the ordinary checks: an emergency (approved at once)
+    or one claiming an exempt category (quiet days do not apply)."""
+    return kind == EMERGENCY or exempt_category is not None
+
+
+def beyond_monthly_exceptions(earlier_this_month: int, policy: Policy) -> bool:
+    """``earlier_this_month``: the department's exceptions already filed this month."""
+    return earlier_this_month >= policy.monthly_exceptions
 
 
 # -- emergencies filed afterwards (INS-5 事毕备案) -------------------------------------
@@ -268,6 +356,16 @@ def draw(seed: str, candidates, roster, conflicts, count: int, per_target: int):
             load[i] += 1
         result.append({"credit_code": target, "inspectors": chosen})
     return result
+
+
+def population_digest(candidates, roster, conflicts, count: int, per_target: int) -> str:
+    """SHA-256 of the draw's inputs, fixed and recorded before the seed is
+    drawn: the seed cannot have been chosen for this population."""
+    inputs = {"candidates": sorted(candidates), "roster": sorted(roster),
+              "conflicts": sorted([list(c) for c in conflicts]), "count": count,
+              "per_target": per_target}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+                          .encode("utf-8")).hexdigest()
 
 
 def filter_directory(enterprises, industry=None, town=None, size=None, key_only=False):

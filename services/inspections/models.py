@@ -1,12 +1,10 @@
 """Tables of the inspections service (its own database; no other service reads them)."""
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String,
-                        Text)
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kernel.db import UTCDateTime
+from kernel.models import BIGINT, HistoryRow, Timestamps
 from kernel.outbox import define_kernel_tables
-
-BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -18,7 +16,7 @@ outbox_table, processed_table = define_kernel_tables(Base.metadata)
 
 # -- registers ---------------------------------------------------------------------
 
-class Enterprise(Base):
+class Enterprise(Timestamps, Base):
     """The enterprise directory, imported from the market-regulation registry.
 
     Its row is also the lock every filing for the enterprise takes (INS-3):
@@ -36,8 +34,6 @@ class Enterprise(Base):
     contact_name: Mapped[str | None] = mapped_column(String(50))
     contact_phone: Mapped[str | None] = mapped_column(String(20))
     address: Mapped[str | None] = mapped_column(String(300))
-    created_at = mapped_column(UTCDateTime, nullable=False)
-    updated_at = mapped_column(UTCDateTime, nullable=False)
 
 
 class InspectionItem(Base):
@@ -78,9 +74,27 @@ class InspectorConflict(Base):
     declared_at = mapped_column(UTCDateTime, nullable=False)
 
 
+class RegisterChange(Base):
+    """INS-1: every change to the list of items or the roster, append-only:
+    which register, which entry, its department, who, when, and each field's
+    value before and after."""
+    __tablename__ = "register_changes"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    register: Mapped[str] = mapped_column(String(10))  # item | inspector
+    code: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(32))
+    change: Mapped[str] = mapped_column(String(10))  # create | update
+    fields: Mapped[dict] = mapped_column(JSON)  # {field: [before, after]}
+    actor: Mapped[str] = mapped_column(String(160))
+    at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (Index("ix_register_changes_department_id", "department", "id"),)
+
+
 # -- visits ------------------------------------------------------------------------
 
-class Visit(Base):
+class Visit(Timestamps, Base):
     """One visit to an enterprise, filed with the task force (报备)."""
     __tablename__ = "visits"
 
@@ -111,10 +125,15 @@ class Visit(Base):
     # NULL once filed, flagged or cancelled. The sweep reads it by index.
     check_at = mapped_column(UTCDateTime, index=True)
     completed_at = mapped_column(UTCDateTime)
+    # INS-5: the task force's head reviews an emergency's record (accepted | flagged)
+    review: Mapped[str | None] = mapped_column(String(10))
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(160))
+    reviewed_at = mapped_column(UTCDateTime)
+    # INS-2/3/5: an emergency or exemption beyond the department's monthly number
+    over_quota: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     created_by: Mapped[str] = mapped_column(String(160))
     idempotency_key: Mapped[str | None] = mapped_column(String(240), unique=True)
-    created_at = mapped_column(UTCDateTime, nullable=False)
-    updated_at = mapped_column(UTCDateTime, nullable=False)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}
@@ -166,18 +185,12 @@ class VisitInspector(Base):
     certificate_no: Mapped[str] = mapped_column(String(40))
 
 
-class VisitHistory(Base):
+class VisitHistory(HistoryRow, Base):
     """Append-only: every decision on a visit, who, when, from, to, note."""
     __tablename__ = "visit_history"
+    action_width, status_width = 32, 20
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
-    at = mapped_column(UTCDateTime, nullable=False)
-    actor: Mapped[str] = mapped_column(String(160))
-    action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str] = mapped_column(Text, default="")
 
 
 # -- the double random draw (INS-6) --------------------------------------------------
@@ -193,7 +206,12 @@ class Draw(Base):
     filters: Mapped[dict] = mapped_column(JSON, default=dict)
     count: Mapped[int] = mapped_column(Integer)
     per_target: Mapped[int] = mapped_column(Integer)
-    seed: Mapped[str] = mapped_column(String(128))
+    seed: Mapped[str] = mapped_column(String(128))  # from the platform (secrets), INS-6
+    # INS-6: the population is fixed and its digest recorded before the seed is drawn
+    population_digest: Mapped[str | None] = mapped_column(String(64))
+    population_fixed_at = mapped_column(UTCDateTime)
+    seeded_at = mapped_column(UTCDateTime)
+    attempt: Mapped[int] = mapped_column(Integer, default=1, nullable=False)  # of this population
     candidates: Mapped[list] = mapped_column(JSON)  # credit codes after the filters
     roster: Mapped[list] = mapped_column(JSON)  # inspector codes eligible that day
     conflicts: Mapped[list] = mapped_column(JSON)  # [[inspector, credit code], ...]

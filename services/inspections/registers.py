@@ -4,7 +4,11 @@ transaction; ``emit(session, event_type, data)`` stages an event in it."""
 from sqlalchemy import delete, select
 
 from . import domain
-from .models import Enterprise, InspectionItem, Inspector, InspectorConflict
+from .models import Enterprise, InspectionItem, Inspector, InspectorConflict, RegisterChange
+
+ITEM_FIELDS = ("department", "name", "legal_basis", "standard", "industries", "frequency", "active")
+INSPECTOR_FIELDS = ("department", "name", "certificate_no", "certificate_expires", "active",
+                    "conflicts")
 
 DIRECTORY_FIELDS = ("name", "town", "industry", "size", "above_scale", "key_investment",
                     "key_project", "contact_name", "contact_phone", "address")
@@ -48,19 +52,49 @@ def upsert_enterprises(session, rows, now, emit):
     return {"created": created, "updated": updated, "unchanged": unchanged}
 
 
-def upsert_item(session, data, now):
-    item = session.get(InspectionItem, data["code"]) or InspectionItem(code=data["code"])
+def _snapshot(row, names, conflicts=None):
+    if row is None:
+        return None
+    out = {n: getattr(row, n) for n in names if n != "conflicts"}
+    if "certificate_expires" in out and out["certificate_expires"] is not None:
+        out["certificate_expires"] = out["certificate_expires"].isoformat()
+    if conflicts is not None:
+        out["conflicts"] = conflicts
+    return out
+
+
+def _record(session, register, code, department, before, after, actor, now):
+    found = domain.register_change(before, after)
+    if found is not None:
+        session.add(RegisterChange(register=register, code=code, department=department,
+                                   change=found[0], fields=found[1], actor=actor, at=now))
+
+
+def upsert_item(session, data, now, actor="system:seed"):
+    existing = session.get(InspectionItem, data["code"])
+    before = _snapshot(existing, ITEM_FIELDS)
+    item = existing or InspectionItem(code=data["code"])
     for key, value in data.items():
         setattr(item, key, value)
     item.updated_at = now
     session.add(item)
+    _record(session, "item", item.code, item.department, before, _snapshot(item, ITEM_FIELDS),
+            actor, now)
     return item
 
 
-def upsert_inspector(session, data, now):
+def _declared(session, code):
+    return sorted(c.credit_code for c in session.execute(select(InspectorConflict).where(
+        InspectorConflict.inspector_code == code)).scalars())
+
+
+def upsert_inspector(session, data, now, actor="system:seed"):
     data = dict(data)
     conflicts = data.pop("conflicts", [])
-    person = session.get(Inspector, data["code"]) or Inspector(code=data["code"])
+    existing = session.get(Inspector, data["code"])
+    before = _snapshot(existing, INSPECTOR_FIELDS,
+                       _declared(session, data["code"]) if existing else None)
+    person = existing or Inspector(code=data["code"])
     for key, value in data.items():
         setattr(person, key, value)
     person.updated_at = now
@@ -79,6 +113,9 @@ def upsert_inspector(session, data, now):
                                           reason=c.get("reason", ""), declared_at=now))
         else:
             row.reason = c.get("reason", "")
+    session.flush()
+    _record(session, "inspector", person.code, person.department, before,
+            _snapshot(person, INSPECTOR_FIELDS, _declared(session, person.code)), actor, now)
     return person
 
 

@@ -1,41 +1,92 @@
-"""Payloads of the inspections service: every RPC argument and return value."""
+"""The published contract of the inspections service (入企检查, INS-1 … INS-9):
+every RPC argument and return value, which are also what HTTP clients send
+and get back — the gateway imports this module to validate request bodies and
+to build the OpenAPI document, and keeps no copy.
+
+A refusal names every field, nested ones dotted like ``findings.0.severity``.
+The rules themselves — quiet days, the cap, the registers, who heads the task
+force — are in ``domain``; this module imports only the kernel and the
+domain's vocabulary.
+"""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.schemas import StrictInput, load  # noqa: F401 (services call schemas.load)
+from kernel.fields import MAX_ID, MONTH, Body, Code, Day, HistoryEntry, StrictInteger, Text
+from kernel.fields import doc as _doc
+from kernel.fields import unique as _unique
+from kernel.schemas import load  # noqa: F401 (the service calls schemas.load)
 from kernel.validators import CreditCode
 
 from . import domain
 
+# The vocabulary of the contract.
+KINDS = domain.KINDS
+STATUSES = domain.STATUSES
+ENTRY_CODES = (domain.GREEN, domain.RED)
+OUTCOMES = (domain.COMPLIANT, domain.VIOLATION)
+SEVERITIES = domain.SEVERITIES
+SIZES = domain.SIZES
+_MISSING = "Missing data for required field."
+# Item and inspector codes of the registers (e.g. MKT-001, MKT-I-01): up to 40.
+REGISTER_CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,40}$",
+                                error="must be a code of 1 to 40 letters, digits, '_', '.' or '-'")
+
+
 _code = validate.Length(1, 40)
-_month = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="must be YYYY-MM")
 
 
-_In = StrictInput  # every RPC argument refuses unknown fields
+class RegisterCode(Text):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validate", REGISTER_CODE)
+        super().__init__(*args, **kwargs)
 
 
-def _unique(values):
-    if len(set(values)) != len(values):
-        raise ValidationError("lists the same code twice")
+def _for_itself(what):
+    """A department acts for itself; the task force says for which department."""
+    def check(self, data, original, **kwargs):
+        caller = self.context.get("caller")
+        given = original if isinstance(original, dict) else {}
+        if caller is not None and caller.role == "department":
+            if (data.get("department") or caller.org) != caller.org:
+                raise ValidationError({"department": [
+                    f"a department {what} for itself: leave it out"]})
+        elif "department" not in given:
+            raise ValidationError({"department": [_MISSING]})
+    return validates_schema(pass_original=True, skip_on_field_errors=False)(check)
 
 
-class InspectionIn(_In):
-    """Filing a visit (报备, INS-4)."""
-    department = fields.String(load_default=None, validate=_code)
-    enterprise_code = CreditCode(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(
-        domain.KINDS, error="unknown kind; one of {choices}"))
-    planned_date = fields.Date(required=True)
-    items = fields.List(fields.String(validate=_code), load_default=list,
-                        validate=[validate.Length(max=50), _unique])
-    inspectors = fields.List(fields.String(validate=_code), load_default=None,
-                             validate=[validate.Length(max=20), _unique])
-    # joint visits: the other departments taking part
-    partner_departments = fields.List(fields.String(validate=_code), load_default=list,
-                                      validate=[validate.Length(max=20), _unique])
-    exempt_category = fields.String(load_default=None, validate=validate.Length(1, 32))
-    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
-    draw_id = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=1))
-    idempotency_key = fields.String(load_default=None, validate=validate.Length(1, 128))
+# -- in -------------------------------------------------------------------------
+
+class InspectionCreate(Body):
+    """Filing a visit before it is made (报备, INS-4)."""
+    department = Code(load_default=None, metadata=_doc(
+        "the filing department; taken from the credential for a department (leave it out), "
+        "required for the task force", example="market"))
+    enterprise_code = CreditCode(required=True, metadata=_doc(
+        "the enterprise visited: its unified social credit code (统一社会信用代码), in the "
+        "directory", example="91433126MA4L00060G"))
+    kind = Text(required=True, validate=validate.OneOf(KINDS), metadata=_doc(
+        "routine 日常检查 | joint 联合检查 | research 调研 | emergency 紧急检查 (approved at "
+        "once, filed afterwards: INS-5)", example="routine"))
+    planned_date = Day(required=True, metadata=_doc(
+        "the day of the visit (Shanghai); not in the past — an emergency's is today or "
+        "earlier", example="2026-12-15"))
+    items = fields.List(RegisterCode(), load_default=list, validate=[validate.Length(max=50), _unique], metadata=_doc(
+        "inspection item codes from the department's list (INS-1); at least one except for "
+        "research", example=["MKT-001"]))
+    inspectors = fields.List(RegisterCode(), load_default=None, validate=[validate.Length(max=20), _unique],
+                             metadata=_doc("inspector codes from the roster (INS-1)",
+                                           example=["MKT-I-01", "MKT-I-03"]))
+    partner_departments = fields.List(Code(), load_default=list, validate=[validate.Length(max=20), _unique],
+                                      metadata=_doc("joint visits only: the other departments"))
+    exempt_category = Code(load_default=None, metadata=_doc(
+        "exempts the visit from the quiet days (INS-2): public_safety, life_and_property, "
+        "special_industry, key_field (the county's configuration)"))
+    reason = Text(load_default=None, validate=validate.Length(max=2000), metadata=_doc(
+        "why; required for an emergency", example="年度计划内检查"))
+    draw_id = StrictInteger(load_default=None, validate=validate.Range(1, MAX_ID), metadata=_doc(
+        "a double random draw this enterprise was drawn in (INS-6): the drawn inspectors go"))
+
+    _who_files = _for_itself("files")
 
     @validates_schema(skip_on_field_errors=False)
     def _shape(self, data, **kwargs):
@@ -61,105 +112,403 @@ class InspectionIn(_In):
             raise ValidationError(errors)
 
 
-class DecisionIn(_In):
-    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+class InspectionIn(InspectionCreate):
+    """Filing a visit over RPC: the gateway adds the Idempotency-Key header's value."""
+    idempotency_key = fields.String(load_default=None, validate=validate.Length(1, 128))
 
 
-class RejectIn(_In):
-    note = fields.String(required=True, validate=validate.Length(1, 2000))
+class InspectionQuery(Body):
+    """Filters of the inspections list; pages are newest first."""
+    department = Code(metadata=_doc("a department taking part"))
+    enterprise_code = CreditCode()
+    status = Text(validate=validate.OneOf(STATUSES))
+    kind = Text(validate=validate.OneOf(KINDS))
+    month = Text(validate=MONTH, metadata=_doc("the planned date's month, YYYY-MM"))
+    flagged = fields.Boolean(metadata=_doc("true: emergencies flagged for a late or missing record"))
+    draw_id = fields.Integer(validate=validate.Range(1, MAX_ID))
+    cursor = fields.Integer(validate=validate.Range(1, MAX_ID),
+                            metadata=_doc("next_cursor of the previous page"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
-class CancelIn(_In):
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+class DecisionBody(Body):
+    note = Text(validate=validate.Length(max=2000), metadata=_doc("the head's note", example="同意"))
 
 
-class FindingIn(_In):
-    item_code = fields.String(required=True, validate=_code)
-    outcome = fields.String(required=True, validate=validate.OneOf(
-        (domain.COMPLIANT, domain.VIOLATION)))
-    finding = fields.String(load_default=None, validate=validate.Length(max=5000))
-    violation_code = fields.String(load_default=None, validate=_code)
-    severity = fields.String(load_default=None, validate=validate.OneOf(domain.SEVERITIES))
+class RejectBody(Body):
+    note = Text(required=True, not_blank=True, validate=validate.Length(1, 2000),
+                metadata=_doc("why not", example="与年度检查计划重复"))
+
+
+class CancelBody(Body):
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 2000),
+                  metadata=_doc("why", example="计划调整"))
+
+
+class Finding(Body):
+    item_code = RegisterCode(required=True, metadata=_doc("an item of this visit"))
+    outcome = Text(required=True, validate=validate.OneOf(OUTCOMES))
+    finding = Text(validate=validate.Length(max=5000), metadata=_doc("what was found"))
+    violation_code = RegisterCode(metadata=_doc("a violation's code", example="MKT-LICENCE-DISPLAY"))
+    severity = Text(validate=validate.OneOf(SEVERITIES), metadata=_doc("轻微 / 一般 / 严重"))
 
     @validates_schema
     def _violation(self, data, **kwargs):
-        if data["outcome"] == domain.VIOLATION:
-            errors = {}
-            if not data.get("violation_code"):
-                errors["violation_code"] = ["a violation names its code"]
-            if not data.get("severity"):
-                errors["severity"] = ["a violation says how serious it is"]
+        if data["outcome"] == "violation":
+            errors = {f: ["a violation names it"] for f in ("violation_code", "severity")
+                      if not data.get(f)}
             if errors:
                 raise ValidationError(errors)
         elif data.get("violation_code") or data.get("severity"):
             raise ValidationError({"outcome": ["a compliant item has no violation"]})
 
 
-class ResultsIn(_In):
-    """INS-8: findings per item."""
-    findings = fields.List(fields.Nested(FindingIn), required=True,
-                           validate=validate.Length(1, 100))
-
-    @validates_schema
-    def _once(self, data, **kwargs):
-        codes = [f["item_code"] for f in data.get("findings", [])]
-        if len(codes) != len(set(codes)):
-            raise ValidationError({"findings": ["one finding per item"]})
+class ResultsBody(Body):
+    """INS-8: findings per item; a first minor violation on the no-penalty list is not penalised."""
+    findings = fields.List(fields.Nested(Finding), required=True, validate=validate.Length(1, 100),
+                           metadata=_doc("one per item", example=[
+                               {"item_code": "MKT-001", "outcome": "compliant"}]))
 
 
-class AfterTheFactIn(_In):
-    """INS-5: the record of what was done (事毕备案)."""
-    record = fields.String(required=True, validate=validate.Length(1, 5000))
-    findings = fields.List(fields.Nested(FindingIn), load_default=list,
-                           validate=validate.Length(max=100))
+class AfterFilingBody(Body):
+    """INS-5: an emergency visit's record, filed afterwards (事毕备案)."""
+    record = Text(required=True, not_blank=True, validate=validate.Length(1, 5000),
+                  metadata=_doc("what was done", example="已关闭阀门，无人员伤亡"))
+    findings = fields.List(fields.Nested(Finding), validate=validate.Length(max=100))
 
 
-class MergeIn(_In):
-    """INS-7: merge visits of several departments to one enterprise into one joint visit."""
-    visit_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
-                            required=True, validate=[validate.Length(2, 20), _unique])
-    planned_date = fields.Date(load_default=None)
-    lead_department = fields.String(load_default=None, validate=_code)
-    note = fields.String(load_default=None, validate=validate.Length(max=2000))
+class ReviewBody(Body):
+    """INS-5: the task force's head reviews an emergency's record, once."""
+    verdict = Text(required=True, validate=validate.OneOf(("accepted", "flagged")),
+                   metadata=_doc("accepted | flagged", example="flagged"))
+    reason = Text(required=True, not_blank=True, validate=validate.Length(1, 2000),
+                  metadata=_doc("why", example="并非紧急, 应事前报备"))
 
 
-class MonthQuery(_In):
-    month = fields.String(required=True, validate=_month)
-    enterprise_code = fields.String(load_default=None)
+ACTION_BODIES = {"approve": DecisionBody, "reject": RejectBody, "cancel": CancelBody,
+                 "after-filing": AfterFilingBody, "results": ResultsBody, "review": ReviewBody}
+ACTION_SUMMARIES = {
+    "approve": "The task force's head approves a pending visit: its code turns green (INS-4)",
+    "reject": "The task force's head rejects a pending visit (INS-4)",
+    "cancel": "Cancel a visit (the filing department or the task force); it stops counting",
+    "after-filing": "File an emergency visit's record afterwards (事毕备案, INS-5)",
+    "results": "Record findings per item (INS-8 首违不罚); all recorded → completed",
+    "review": "The task force's head accepts or flags an emergency's record, with a reason (INS-5)",
+}
 
 
-class DrawFilters(_In):
-    industry = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=None)
-    town = fields.List(fields.String(validate=validate.Length(1, 32)), load_default=None)
-    size = fields.List(fields.String(validate=validate.OneOf(domain.SIZES)), load_default=None)
-    key_only = fields.Boolean(load_default=False)
+class JointMerge(Body):
+    """INS-7: several departments' visits to one enterprise in one month → one joint visit."""
+    visit_ids = fields.List(StrictInteger(validate=validate.Range(1, MAX_ID)), required=True,
+                            validate=[validate.Length(2, 20), _unique],
+                            metadata=_doc("the visits merged", example=[3, 4]))
+    planned_date = Day(metadata=_doc("default: the earliest of theirs; same month"))
+    lead_department = Code(metadata=_doc("one of theirs; default: the earliest visit's"))
+    note = Text(validate=validate.Length(max=2000))
 
 
-class DrawIn(_In):
-    """INS-6: a double random draw."""
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    department = fields.String(load_default=None, validate=_code)
-    item_codes = fields.List(fields.String(validate=_code), load_default=list,
-                             validate=[validate.Length(max=50), _unique])
-    filters = fields.Nested(DrawFilters, load_default=dict)
-    count = fields.Integer(required=True, strict=True, validate=validate.Range(1, 1000))
-    seed = fields.String(load_default=None, validate=validate.Regexp(
-        r"^[0-9A-Za-z_-]{1,128}$", error="letters, digits, _ and - only, at most 128"))
+class JointQuery(Body):
+    month = Text(required=True, validate=MONTH, metadata=_doc("YYYY-MM", example="2026-12"))
+    enterprise_code = CreditCode()
 
 
-class ListQuery(_In):
-    department = fields.String(load_default=None)
-    enterprise_code = fields.String(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf(domain.STATUSES))
-    kind = fields.String(load_default=None, validate=validate.OneOf(domain.KINDS))
-    month = fields.String(load_default=None, validate=_month)
+class DrawFilters(Body):
+    industry = fields.List(Text(validate=validate.Length(1, 64)), validate=validate.Length(max=50))
+    town = fields.List(Code(), validate=validate.Length(max=50))
+    size = fields.List(Text(validate=validate.OneOf(SIZES)), validate=validate.Length(max=4))
+    key_only = fields.Boolean(metadata=_doc("only key enterprises (规上, 招商引资重点, 重点项目)"))
+
+
+class DrawCreate(Body):
+    """INS-6: a double random draw (双随机): targets from the directory, two inspectors each."""
+    title = Text(required=True, not_blank=True, validate=validate.Length(1, 200),
+                 metadata=_doc("", example="2026年第四季度食品安全双随机抽查"))
+    department = Code(metadata=_doc(
+        "the drawing department; taken from the credential for a department, required for "
+        "the task force", example="market"))
+    item_codes = fields.List(RegisterCode(), validate=[validate.Length(max=50), _unique],
+                             metadata=_doc("the department's items checked", example=["MKT-001"]))
+    filters = fields.Nested(DrawFilters, metadata=_doc("which enterprises may be drawn"))
+    count = StrictInteger(required=True, validate=validate.Range(1, 1000),
+                          metadata=_doc("targets to draw", example=2))
+    # no seed: the platform draws it after the population is fixed (INS-6)
+
+    _who_draws = _for_itself("draws")
+
+
+class ExceptionsQuery(Body):
+    """INS-2/3/5: the emergencies and exemptions the task force watches."""
+    month = Text(validate=MONTH, metadata=_doc("YYYY-MM"))
+    department = Code()
+    over_quota = fields.Boolean(metadata=_doc("true: beyond the department's monthly number"))
+    unreviewed = fields.Boolean(metadata=_doc("true: emergencies whose record is not yet reviewed"))
+
+
+class PlanQuery(Body):
+    year = fields.Integer(validate=validate.Range(2000, 2100),
+                          metadata=_doc("default: this year (Shanghai)", example=2026))
+
+
+# -- out --------------------------------------------------------------------------
+
+class RuleBroken(Body):
+    rule = fields.String(metadata=_doc("rule ID: INS-1 … INS-7", example="INS-2"))
+    message = fields.String()
+
+
+class ItemResult(Body):
+    item_code = fields.String()
+    department = fields.String()
+    name = fields.String()
+    outcome = fields.String(allow_none=True, metadata=_doc(" | ".join(OUTCOMES)))
+    finding = fields.String(allow_none=True)
+    violation_code = fields.String(allow_none=True)
+    severity = fields.String(allow_none=True)
+    first_offence = fields.Boolean(allow_none=True)
+    penalised = fields.Boolean(allow_none=True, metadata=_doc("false: 首违不罚 applied (INS-8)"))
+    no_penalty_code = fields.String(allow_none=True, metadata=_doc("the no-penalty list entry"))
+    no_penalty_name = fields.String(allow_none=True)
+    recorded_at = fields.AwareDateTime(allow_none=True)
+
+
+class InspectorRef(Body):
+    code = fields.String(attribute="inspector_code")
+    department = fields.String()
+    name = fields.String()
+    certificate_no = fields.String(metadata=_doc("执法证号"))
+
+
+class Inspection(Body):
+    id = fields.Integer()
+    kind = fields.String(metadata=_doc(" | ".join(KINDS)))
+    status = fields.String(metadata=_doc(" | ".join(STATUSES)))
+    entry_code = fields.String(metadata=_doc("green: approved or completed; red: anything else"))
+    department = fields.String(metadata=_doc("the filing (lead) department"))
+    departments = fields.List(fields.String())
+    enterprise_code = fields.String()
+    enterprise_name = fields.String()
+    key_enterprise = fields.Boolean(metadata=_doc("counts toward the monthly cap (INS-3)"))
+    planned_date = fields.Date()
+    exempt_category = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    violations = fields.List(fields.Nested(RuleBroken), metadata=_doc(
+        "every rule the plan breaks, by rule ID"))
+    items = fields.List(fields.Nested(ItemResult))
+    inspectors = fields.List(fields.Nested(InspectorRef))
+    decided_by = fields.String(allow_none=True, metadata=_doc("'rules', or the head"))
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    merged_into = fields.Integer(allow_none=True)
+    merged_from = fields.List(fields.Integer())
+    draw_id = fields.Integer(allow_none=True)
+    after_due_at = fields.AwareDateTime(allow_none=True, metadata=_doc(
+        "an emergency's record is due by then (INS-5)"))
+    after_filed_at = fields.AwareDateTime(allow_none=True)
+    after_record = fields.String(allow_none=True)
+    review = fields.String(allow_none=True, metadata=_doc(
+        "the head's review of an emergency's record: accepted | flagged (INS-5)"))
+    review_reason = fields.String(allow_none=True)
+    reviewed_by = fields.String(allow_none=True)
+    reviewed_at = fields.AwareDateTime(allow_none=True)
+    over_quota = fields.Boolean(metadata=_doc(
+        "an emergency or exemption beyond the department's monthly number (INS-2/3/5)"))
+    flagged_at = fields.AwareDateTime(allow_none=True)
+    flag_reason = fields.String(allow_none=True, metadata=_doc("late_filing | missing_filing"))
+    completed_at = fields.AwareDateTime(allow_none=True)
+    verify_url = fields.String(metadata=_doc("what the entry code's QR code opens (public)"))
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    history = fields.List(fields.Nested(HistoryEntry))
+
+
+class InspectionOut(Inspection):
+    """What the service answers: the visit and its entry code's signed token
+    (the gateway shows ``verify_url`` only)."""
+    token = fields.String()
+
+
+class InspectionSummary(Inspection):
+    class Meta:
+        exclude = ("history",)
+
+
+class InspectionPage(Body):
+    items = fields.List(fields.Nested(InspectionSummary))
+    next_cursor = fields.Integer(allow_none=True, metadata=_doc("pass as cursor; null: last page"))
+
+
+class CandidateVisit(Body):
+    id = fields.Integer()
+    department = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    planned_date = fields.Date()
+
+
+class JointCandidate(Body):
+    enterprise_code = fields.String()
+    enterprise_name = fields.String()
+    key_enterprise = fields.Boolean()
+    month = fields.String()
+    departments = fields.List(fields.String())
+    visits = fields.List(fields.Nested(CandidateVisit))
+
+
+class JointCandidates(Body):
+    month = fields.String()
+    items = fields.List(fields.Nested(JointCandidate), metadata=_doc(
+        "enterprises visited by two or more departments that month"))
+
+
+class DrawnInspector(Body):
+    code = fields.String()
+    name = fields.String()
+    certificate_no = fields.String()
+
+
+class DrawTarget(Body):
+    credit_code = fields.String()
+    enterprise_name = fields.String()
+    town = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    inspectors = fields.List(fields.Nested(DrawnInspector))
+    inspection_id = fields.Integer(allow_none=True)
+    status = fields.String(allow_none=True)
+    violations_found = fields.Integer(allow_none=True)
+
+
+class Draw(Body):
+    id = fields.Integer()
+    title = fields.String()
+    department = fields.String()
+    item_codes = fields.List(fields.String())
+    filters = fields.Dict()
+    count = fields.Integer()
+    per_target = fields.Integer()
+    seed = fields.String(metadata=_doc(
+        "drawn by the platform after the population was fixed; re-run the draw with it"))
+    population = fields.Integer(metadata=_doc("enterprises it was drawn from"))
+    roster_size = fields.Integer()
+    targets = fields.List(fields.Nested(DrawTarget))
+    created_at = fields.AwareDateTime()
+    public_url = fields.String(metadata=_doc("the public page (一公开)"))
+    population_digest = fields.String(allow_none=True, metadata=_doc(
+        "SHA-256 of the inputs (population, roster, conflicts, count), recorded before the seed"))
+    population_fixed_at = fields.AwareDateTime(allow_none=True)
+    seeded_at = fields.AwareDateTime(allow_none=True)
+    attempt = fields.Integer(metadata=_doc(
+        "the department's draws from this same population so far, this one included"))
+    candidates = fields.List(fields.String(), metadata=_doc("the population: credit codes"))
+    roster = fields.List(fields.String(), metadata=_doc("the inspectors it could draw"))
+    conflicts = fields.List(fields.List(fields.String()), metadata=_doc(
+        "declared conflicts [inspector, credit code] the draw avoided"))
+
+
+class DrawReplay(Body):
+    """INS-6: a draw re-run from its stored inputs, by anyone."""
+    draw_id = fields.Integer()
+    seed = fields.String()
+    population_digest = fields.String(allow_none=True)
+    digest_matches = fields.Boolean(metadata=_doc("the stored inputs hash to the recorded digest"))
+    matches = fields.Boolean(metadata=_doc("the re-run gives the recorded result"))
+    result = fields.List(fields.Dict())
+
+
+class PlanEnterprise(Body):
+    credit_code = fields.String()
+    name = fields.String()
+    town = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    key_enterprise = fields.Boolean()
+
+
+class PlanInspection(Body):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String()
+    entry_code = fields.String()
+    department = fields.String()
+    departments = fields.List(fields.String())
+    planned_date = fields.Date()
+    items = fields.List(fields.Nested(ItemResult))
+
+
+class PlanDraw(Body):
+    draw_id = fields.Integer()
+    title = fields.String()
+    department = fields.String()
+    created_at = fields.AwareDateTime()
+
+
+class Standard(Body):
+    department = fields.String()
+    department_name = fields.String()
+    item_code = fields.String()
+    name = fields.String()
+    legal_basis = fields.String()
+    standard = fields.String()
+    frequency = fields.String(allow_none=True)
+
+
+class YearlyPlan(Body):
+    """INS-9: what an enterprise will face this year."""
+    enterprise = fields.Nested(PlanEnterprise)
+    year = fields.Integer()
+    monthly_cap = fields.Integer(allow_none=True, metadata=_doc("key enterprises only (INS-3)"))
+    inspections = fields.List(fields.Nested(PlanInspection))
+    draws = fields.List(fields.Nested(PlanDraw), metadata=_doc("draws it was drawn in"))
+    standards = fields.List(fields.Nested(Standard), metadata=_doc(
+        "the inspection items and standards for its industry"))
+
+
+class ImportRowError(Body):
+    line = fields.Integer(metadata=_doc("file line where the record starts; header = 1"))
+    column = fields.String(allow_none=True, metadata=_doc("the header as written in the file"))
+    field = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class ImportReport(Body):
+    rows = fields.Integer()
+    loaded = fields.Integer()
+    rejected = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    errors = fields.List(fields.Nested(ImportRowError))
+
+
+# -- the service's own RPCs (registers, the directory, reference data) -----------------
+
+class ListQuery(InspectionQuery):
+    """``list_inspections``: every filter optional (None: not filtered)."""
+    department = Code(load_default=None)
+    enterprise_code = CreditCode(load_default=None)
+    status = Text(load_default=None, validate=validate.OneOf(STATUSES))
+    kind = Text(load_default=None, validate=validate.OneOf(KINDS))
+    month = Text(load_default=None, validate=MONTH)
     flagged = fields.Boolean(load_default=None)
-    draw_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    cursor = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    draw_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
 
 
-class DirectoryQuery(_In):
+class MonthQuery(JointQuery):
+    enterprise_code = CreditCode(load_default=None)
+
+
+class ExceptionsIn(ExceptionsQuery):
+    month = Text(load_default=None, validate=MONTH)
+    department = Code(load_default=None)
+    over_quota = fields.Boolean(load_default=None)
+    unreviewed = fields.Boolean(load_default=None)
+
+
+# The actions on one visit (``act``) and the parameters each takes.
+VISIT_ACTION_PARAMS = ACTION_BODIES
+assert set(VISIT_ACTION_PARAMS) <= set(domain.VISIT_ACTIONS)
+
+
+class DirectoryQuery(Body):
     town = fields.String(load_default=None)
     industry = fields.String(load_default=None)
     key_only = fields.Boolean(load_default=False)
@@ -167,125 +516,91 @@ class DirectoryQuery(_In):
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 
-class ImportIn(_In):
+class RegisterHistoryQuery(Body):
+    """INS-1: the registers' change history, newest first."""
+    register = Text(load_default=None, validate=validate.OneOf(("item", "inspector")),
+                    metadata=_doc("item | inspector"))
+    department = Code(load_default=None, metadata=_doc("a department sees its own"))
+    code = RegisterCode(load_default=None, metadata=_doc("one item or inspector"))
+    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID),
+                            metadata=_doc("next_cursor of the previous page"))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+
+
+# "fields" is a column's name here, so the schema is built from a dict (a class
+# attribute of that name would hide marshmallow's ``fields`` module).
+RegisterChangeOut = Body.from_dict({
+    "id": fields.Integer(),
+    "register": fields.String(metadata=_doc("item | inspector")),
+    "code": fields.String(),
+    "department": fields.String(),
+    "change": fields.String(metadata=_doc("create | update")),
+    "fields": fields.Dict(metadata=_doc("each changed field: [before, after]")),
+    "actor": fields.String(),
+    "at": fields.AwareDateTime(),
+}, name="RegisterChangeOut")
+
+
+class RegisterHistory(Body):
+    items = fields.List(fields.Nested(RegisterChangeOut))
+    next_cursor = fields.Integer(allow_none=True)
+
+
+class ImportIn(Body):
     csv_text = fields.String(required=True, validate=validate.Length(1, 20_000_000))
 
 
-class ItemIn(_In):
-    code = fields.String(required=True, validate=_code)
-    department = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=validate.Length(1, 200))
-    legal_basis = fields.String(required=True, validate=validate.Length(1, 5000))
-    standard = fields.String(required=True, validate=validate.Length(1, 5000))
-    industries = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list)
-    frequency = fields.String(load_default=None, validate=validate.Length(max=100))
-    active = fields.Boolean(load_default=True)
+class ItemBody(Body):
+    """INS-1: one item of a department's list (检查事项清单); PUT by its code."""
+    department = Code(required=True, metadata=_doc("the department whose list it is",
+                                                    example="market"))
+    name = Text(required=True, validate=validate.Length(1, 200), metadata=_doc("", example="计量器具检查"))
+    legal_basis = Text(required=True, validate=validate.Length(1, 5000),
+                       metadata=_doc("the law or rule it rests on", example="《计量法》第二十一条"))
+    standard = Text(required=True, validate=validate.Length(1, 5000), metadata=_doc(
+        "what is checked", example="强检器具在检定有效期内"))
+    industries = fields.List(Text(validate=validate.Length(1, 64)), load_default=list,
+                             metadata=_doc("the industries it applies to; empty: every one"))
+    frequency = Text(load_default=None, validate=validate.Length(max=100))
+    active = fields.Boolean(load_default=True, metadata=_doc("false: struck off the list"))
 
 
-class ConflictIn(_In):
+class ItemIn(ItemBody):
+    code = RegisterCode(required=True)
+
+
+class ConflictIn(Body):
     credit_code = CreditCode(required=True)
     reason = fields.String(load_default="", validate=validate.Length(max=300))
 
 
-class InspectorIn(_In):
-    code = fields.String(required=True, validate=_code)
-    department = fields.String(required=True, validate=_code)
-    name = fields.String(required=True, validate=validate.Length(1, 50))
-    certificate_no = fields.String(required=True, validate=validate.Length(1, 40))
-    certificate_expires = fields.Date(load_default=None)
-    active = fields.Boolean(load_default=True)
-    conflicts = fields.List(fields.Nested(ConflictIn), load_default=list)
+class InspectorBody(Body):
+    """INS-1: one inspector of a department's roster (执法人员名录); PUT by code."""
+    department = Code(required=True, metadata=_doc("", example="market"))
+    name = Text(required=True, validate=validate.Length(1, 50), metadata=_doc("", example="周敏"))
+    certificate_no = Text(required=True, validate=validate.Length(1, 40),
+                          metadata=_doc("执法证号", example="43312601099"))
+    certificate_expires = Day(load_default=None)
+    active = fields.Boolean(load_default=True, metadata=_doc("false: off the roster"))
+    conflicts = fields.List(fields.Nested(ConflictIn), load_default=list, metadata=_doc(
+        "declared conflicts of interest (利害关系): never drawn for, never sent to"))
 
 
-class RegistersIn(_In):
+class InspectorIn(InspectorBody):
+    code = RegisterCode(required=True)
+
+
+class RegistersIn(Body):
     """The seed file of items and inspectors (config/inspections/registers.json)."""
     items = fields.List(fields.Nested(ItemIn), load_default=list)
     inspectors = fields.List(fields.Nested(InspectorIn), load_default=list)
 
 
-class NoPenaltyIn(_In):
+class NoPenaltyIn(Body):
     code = fields.String(required=True, validate=_code)
     violation_code = fields.String(required=True, validate=_code)
     name = fields.String(required=True, validate=validate.Length(1, 300))
     department = fields.String(load_default=None)
-
-
-# -- out ------------------------------------------------------------------------
-
-class ViolationOut(Schema):
-    rule = fields.String()
-    message = fields.String()
-
-
-class ItemResultOut(Schema):
-    item_code = fields.String()
-    department = fields.String()
-    name = fields.String()
-    outcome = fields.String(allow_none=True)
-    finding = fields.String(allow_none=True)
-    violation_code = fields.String(allow_none=True)
-    severity = fields.String(allow_none=True)
-    first_offence = fields.Boolean(allow_none=True)
-    penalised = fields.Boolean(allow_none=True)
-    no_penalty_code = fields.String(allow_none=True)
-    no_penalty_name = fields.String(allow_none=True)
-    recorded_at = fields.AwareDateTime(allow_none=True)
-
-
-class InspectorRefOut(Schema):
-    code = fields.String(attribute="inspector_code")
-    department = fields.String()
-    name = fields.String()
-    certificate_no = fields.String()
-
-
-class HistoryOut(Schema):
-    at = fields.AwareDateTime()
-    actor = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    note = fields.String()
-
-
-class InspectionOut(Schema):
-    id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
-    entry_code = fields.String()
-    department = fields.String()
-    departments = fields.List(fields.String())
-    enterprise_code = fields.String()
-    enterprise_name = fields.String()
-    key_enterprise = fields.Boolean()
-    planned_date = fields.Date()
-    exempt_category = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
-    violations = fields.List(fields.Nested(ViolationOut))
-    items = fields.List(fields.Nested(ItemResultOut))
-    inspectors = fields.List(fields.Nested(InspectorRefOut))
-    decided_by = fields.String(allow_none=True)
-    decided_at = fields.AwareDateTime(allow_none=True)
-    decision_note = fields.String(allow_none=True)
-    merged_into = fields.Integer(allow_none=True)
-    merged_from = fields.List(fields.Integer())
-    draw_id = fields.Integer(allow_none=True)
-    after_due_at = fields.AwareDateTime(allow_none=True)
-    after_filed_at = fields.AwareDateTime(allow_none=True)
-    after_record = fields.String(allow_none=True)
-    flagged_at = fields.AwareDateTime(allow_none=True)
-    flag_reason = fields.String(allow_none=True)
-    completed_at = fields.AwareDateTime(allow_none=True)
-    token = fields.String()
-    verify_url = fields.String()
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
-    history = fields.List(fields.Nested(HistoryOut))
-
-
-class InspectionPage(Schema):
-    items = fields.List(fields.Nested(InspectionOut(exclude=("history",))))
-    next_cursor = fields.Integer(allow_none=True)
 
 
 class EnterpriseOut(Schema):
@@ -308,6 +623,10 @@ class ItemOut(ItemIn):
     updated_at = fields.AwareDateTime()
 
 
+class ItemList(Body):
+    items = fields.List(fields.Nested(ItemOut))
+
+
 class ConflictOut(Schema):
     credit_code = fields.String()
     reason = fields.String()
@@ -325,28 +644,18 @@ class InspectorOut(Schema):
     updated_at = fields.AwareDateTime()
 
 
-class DrawTargetOut(Schema):
-    credit_code = fields.String()
-    enterprise_name = fields.String()
-    town = fields.String(allow_none=True)
-    industry = fields.String(allow_none=True)
-    inspectors = fields.List(fields.Dict())
-    inspection_id = fields.Integer(allow_none=True)
-    status = fields.String(allow_none=True)
-    violations_found = fields.Integer(allow_none=True)
+class InspectorList(Body):
+    items = fields.List(fields.Nested(InspectorOut))
 
 
-class DrawOut(Schema):
+class DrawSummaryOut(Schema):
     id = fields.Integer()
     title = fields.String()
     department = fields.String()
-    item_codes = fields.List(fields.String())
-    filters = fields.Dict()
     count = fields.Integer()
-    per_target = fields.Integer()
     seed = fields.String()
+    attempt = fields.Integer()
     population = fields.Integer()
-    roster_size = fields.Integer()
-    targets = fields.List(fields.Nested(DrawTargetOut))
+    population_digest = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
     public_url = fields.String()

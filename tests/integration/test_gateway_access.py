@@ -222,7 +222,7 @@ def test_reports_reference_and_keys_by_role(api, who):
 
 def test_reference_and_the_contract_fields(api, who):
     # rule: GW-1 — the codes a form needs, and every field v1 promises is really served
-    from gateway.schemas.appeals import Appeal, AppealSummary
+    from services.appeals.schemas import Appeal, AppealSummary
     ref = api.get("/api/v1/reference", who=who["ent_a"]).json()
     assert {"permit", "tax"} <= {c["code"] for c in ref["categories"]}
     assert {"hongshi", "park"} <= {t["code"] for t in ref["towns"]}

@@ -13,11 +13,13 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from gateway.access import can_see_inspection, scopes_from_claims
+from gateway import access
+from gateway.access import scopes_from_claims
 from gateway.service import GatewayService
 from kernel.rpc import Caller
 from services.appeals.service import AppealsService
 from services.inspections import codes
+from services.inspections import domain as inspections_domain
 from services.inspections.service import InspectionsService
 from tests.conftest import ENTERPRISE_A, free_port
 from tests.integration.test_gateway_kit import SECRET, UNLIMITED, Api, assert_problem, bearer
@@ -40,7 +42,7 @@ ADMIN = bearer("admin", sub="admin-1")
 ENT_PLAIN = bearer("enterprise", PLAIN, sub="user-water")
 ENT_OTHER = bearer("enterprise", ENTERPRISE_A, sub="user-tea")
 
-ACTIONS = ("approve", "reject", "cancel", "after-filing", "results")
+ACTIONS = ("approve", "reject", "cancel", "after-filing", "results", "review")
 # What these routes add to the OpenAPI document (the existing document test
 # checks the rest).
 OPERATIONS = {
@@ -50,7 +52,10 @@ OPERATIONS = {
     ("/api/v1/inspections/{inspection_id}/entry-code.svg", "get"),
     ("/api/v1/inspections/joint", "post"), ("/api/v1/inspections/joint-candidates", "get"),
     ("/verify/{token}", "get"), ("/api/v1/draws", "post"), ("/api/v1/draws/{draw_id}", "get"),
-    ("/draws/{draw_id}", "get"), ("/api/v1/enterprises/{credit_code}/plan", "get"),
+    ("/draws/{draw_id}", "get"), ("/draws", "get"), ("/api/v1/draws/{draw_id}/replay", "get"),
+    ("/api/v1/inspections/exceptions", "get"), ("/api/v1/registers/items", "get"),
+    ("/api/v1/registers/items/{code}", "put"), ("/api/v1/registers/inspectors", "get"),
+    ("/api/v1/registers/inspectors/{code}", "put"), ("/api/v1/registers/history", "get"), ("/api/v1/enterprises/{credit_code}/plan", "get"),
     ("/api/v1/directory/import", "post"),
 } | {(f"/api/v1/inspections/{{inspection_id}}/{a}", "post") for a in ACTIONS}
 
@@ -175,7 +180,7 @@ def test_the_same_idempotency_key_files_one_visit(gw):
 
 # -- who sees what (GW-2) -----------------------------------------------------------------------
 
-def test_the_heads_scope_and_who_sees_a_visit_as_the_gateway_decides():
+def test_the_heads_scope_as_the_gateway_reads_it_and_who_sees_a_visit():
     # rule: INS-4 (the head's scope, as the gateway reads it from a verified token)
     # rule: GW-2
     assert scopes_from_claims("taskforce", {"scope": "openid inspections:approve"}) == (
@@ -190,8 +195,10 @@ def test_the_heads_scope_and_who_sees_a_visit_as_the_gateway_decides():
             Caller("department", "c", "ecology"): False, Caller("enterprise", "u", PLAIN): True,
             Caller("enterprise", "u", ENTERPRISE_A): False, Caller("channel", "k", "media"): False,
             Caller("taskforce", "t"): True, Caller("admin", "a"): True}
-    for caller, expected in sees.items():
-        assert can_see_inspection(visit, caller) is expected, caller
+    for caller, expected in sees.items():  # decided once, by the inspections service
+        assert inspections_domain.can_see(visit["departments"], visit["enterprise_code"],
+                                          caller) is expected, caller
+    assert not hasattr(access, "can_see_inspection")
 
 
 def test_nobody_sees_a_visit_that_is_not_theirs(gw):
@@ -352,21 +359,36 @@ def test_an_enterprise_sees_its_own_yearly_plan_only(gw):
 def test_a_draw_is_reproducible_and_its_results_public(gw):
     # rule: INS-6
     draw = {"title": "食品安全双随机抽查", "item_codes": ["MKT-001"],
-            "filters": {"industry": ["food"]}, "count": 2, "seed": "gateway-test-seed"}
+            "filters": {"industry": ["food"]}, "count": 2}
+    # the drawing department never picks the seed
+    assert_problem(gw.post("/api/v1/draws", who=MARKET, json={**draw, "seed": "chosen"}), 422, "seed")
     r = gw.post("/api/v1/draws", who=MARKET, json=draw)
     assert r.status_code == 201, r.text
     made = r.json()
     assert r.headers["Location"] == f"/api/v1/draws/{made['id']}"
-    assert made["department"] == "market" and made["seed"] == "gateway-test-seed"
+    assert made["department"] == "market" and len(made["seed"]) == 64 and made["attempt"] == 1
     assert len(made["targets"]) == 2 and all(len(t["inspectors"]) == 2 for t in made["targets"])
     drawn_for_plain = next(t for t in made["targets"] if t["credit_code"] == PLAIN)
     assert "MKT-I-02" not in [i["code"] for i in drawn_for_plain["inspectors"]]  # declared conflict
     again = gw.post("/api/v1/draws", who=HEAD, json={**draw, "department": "market"}).json()
-    assert again["id"] != made["id"] and again["targets"] == made["targets"]  # same seed, same draw
+    # drawing again is a second attempt, kept and public beside the first
+    assert again["id"] != made["id"] and again["attempt"] == 2
+    assert again["population_digest"] == made["population_digest"]
     assert gw.get(f"/api/v1/draws/{made['id']}", who=ENT_PLAIN).json()["targets"] == made["targets"]
     page = public(f"{gw.base}/draws/{made['id']}")  # 一公开: no credential
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
-    assert "gateway-test-seed" in page.text and PLAIN in page.text
+    for shown in (made["seed"], made["population_digest"], PLAIN, "MKT-I-01",
+                  f'<span data-field="population">{made["population"]}</span>'):
+        assert shown in page.text
+    index = public(f"{gw.base}/draws")
+    assert index.status_code == 200 and f'data-draw="{again["id"]}"' in index.text \
+        and f'data-draw="{made["id"]}"' in index.text
+    replay = public(f"{gw.base}/api/v1/draws/{made['id']}/replay")  # anyone re-runs it
+    assert replay.status_code == 200, replay.text
+    assert replay.json()["matches"] is True and replay.json()["digest_matches"] is True
+    assert [t["credit_code"] for t in replay.json()["result"]] == \
+        [t["credit_code"] for t in made["targets"]]
+    assert_problem(public(f"{gw.base}/api/v1/draws/999999/replay"), 404)
     assert_problem(public(f"{gw.base}/draws/999999"), 404)
     assert_problem(gw.post("/api/v1/draws", who=ENT_PLAIN, json=draw), 403)
     assert_problem(gw.post("/api/v1/draws", who=MARKET, json={**draw, "department": "tax"}),
@@ -423,6 +445,52 @@ def test_joint_visits_an_emergencys_record_and_results(gw):
     assert_problem(gw.post(after_filing, who=EMERGENCY, json={"record": "再次备案"}), 409)
     assert_problem(gw.post(f"/api/v1/inspections/{a['id']}/after-filing", who=MARKET,
                            json={"record": "x"}), 409)  # only an emergency is filed afterwards
+
+    # rule: INS-5 — the task force sees every emergency; its head reviews the record, once
+    listed = gw.get("/api/v1/inspections/exceptions?unreviewed=true", who=TASKFORCE)
+    assert listed.status_code == 200, listed.text
+    assert emergency["id"] in [v["id"] for v in listed.json()["items"]]
+    assert_problem(gw.get("/api/v1/inspections/exceptions", who=EMERGENCY), 403)
+    review = f"/api/v1/inspections/{emergency['id']}/review"
+    verdict = {"verdict": "accepted", "reason": "确属紧急, 记录完整"}
+    assert_problem(gw.post(review, who=TASKFORCE, json=verdict), 403)  # staff, not the head
+    assert_problem(gw.post(review, who=HEAD, json={"verdict": "accepted"}), 422, "reason")
+    r = gw.post(review, who=HEAD, json=verdict)
+    assert r.status_code == 200, r.text
+    assert (r.json()["review"], r.json()["review_reason"]) == ("accepted", verdict["reason"])
+    assert_problem(gw.post(review, who=HEAD, json=verdict), 409)
+    listed = gw.get("/api/v1/inspections/exceptions?unreviewed=true", who=HEAD).json()
+    assert emergency["id"] not in [v["id"] for v in listed["items"]]
+
+
+# -- the registers and their history (INS-1) -------------------------------------------------
+
+def test_the_registers_are_kept_over_http_with_their_history(gw):
+    # rule: INS-1
+    item = {"department": "market", "name": "计量器具检查", "legal_basis": "《计量法》第二十一条",
+            "standard": "强检器具在检定有效期内"}
+    assert_problem(gw("PUT", "/api/v1/registers/items/MKT-009", who=MARKET, json=item), 403)
+    r = gw("PUT", "/api/v1/registers/items/MKT-009", who=HEAD, json=item)
+    assert r.status_code == 200, r.text
+    assert r.json()["code"] == "MKT-009"
+    assert "MKT-009" in [i["code"] for i in gw.get("/api/v1/registers/items?department=market",
+                                                     who=MARKET).json()["items"]]
+    person = {"department": "market", "name": "周敏", "certificate_no": "43312601099"}
+    assert gw("PUT", "/api/v1/registers/inspectors/MKT-I-09", who=MARKET, json=person).status_code == 200
+    r = gw("PUT", "/api/v1/registers/inspectors/MKT-I-09", who=MARKET, json={**person, "active": False})
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert_problem(gw("PUT", "/api/v1/registers/inspectors/TAX-I-09", who=MARKET,
+                          json={**person, "department": "tax"}), 403)  # not its roster
+    assert_problem(gw("PUT", "/api/v1/registers/inspectors/MKT-I-10", who=MARKET,
+                          json={**person, "name": ""}), 422, "name")
+    history = gw.get("/api/v1/registers/history?code=MKT-I-09", who=MARKET)
+    assert history.status_code == 200, history.text
+    changes = history.json()["items"]
+    assert [(c["change"], c["actor"]) for c in changes] == [
+        ("update", "department:clerk-market"), ("create", "department:clerk-market")]
+    assert changes[0]["fields"] == {"active": [True, False]}
+    assert_problem(gw.get("/api/v1/registers/history?department=market", who=TAX), 404)
+    assert_problem(gw.get("/api/v1/registers/history", who=ENT_PLAIN), 403)
 
 
 # -- the directory import (registry CSV) ------------------------------------------------------

@@ -1,6 +1,7 @@
 """The inspections service against the real RabbitMQ and database: filing a
 visit and the rules that decide it (INS-1 … INS-5), the entry code."""
 import datetime as dt
+import json
 from pathlib import Path
 
 import eventlet
@@ -248,12 +249,12 @@ def test_the_fourth_visit_to_a_key_enterprise_needs_approval(inspections, rpc):
     assert other_month["status"] == "approved" and plain == ["approved"] * 4
     # a cancelled visit frees its place: cancel one, and the next is within the cap …
     with rpc(dept("market")) as p:
-        assert p.inspections.cancel(filed[0]["id"], "企业停产")["status"] == "cancelled"
+        assert p.inspections.act(filed[0]["id"], "cancel", {"reason": "企业停产"})["status"] == "cancelled"
     with rpc(dept("hr")) as p:
         assert p.inspections.file_inspection(body("hr", enterprise_code=KEY_ENT, planned_date=day))[
             "status"] == "pending_approval"  # market cancelled, but tax's fourth still holds a place
     with rpc(dept("tax")) as p:
-        p.inspections.cancel(fourth["id"], "改期")
+        p.inspections.act(fourth["id"], "cancel", {"reason": "改期"})
     with rpc(dept("hr")) as p:
         # … two approved + hr's pending = 3 counted: the next is over the cap again
         assert p.inspections.file_inspection(body("hr", enterprise_code=KEY_ENT, planned_date=day))[
@@ -284,11 +285,11 @@ def test_two_departments_filing_at_once_cannot_both_take_the_last_place(ins_conf
     # and the last place, contested by two: exactly one more after a cancellation
     first_approved = next(r for r in results if r["status"] == "approved")
     with rpc(dept(first_approved["department"])) as p:
-        p.inspections.cancel(first_approved["id"], "改期")
+        p.inspections.act(first_approved["id"], "cancel", {"reason": "改期"})
     for r in results:
         if r["status"] == "pending_approval":
             with rpc(dept(r["department"])) as p:
-                p.inspections.cancel(r["id"], "重新报备")
+                p.inspections.act(r["id"], "cancel", {"reason": "重新报备"})
     again = list(eventlet.GreenPool(2).imap(file, ["tax", "hr"]))
     assert sorted(r["status"] for r in again) == ["approved", "pending_approval"]
 
@@ -302,24 +303,24 @@ def test_only_the_task_force_head_approves_and_approval_turns_the_code_green(ins
         first = p.inspections.file_inspection(body(planned_date=next_month(15)))
         second = p.inspections.file_inspection(body(planned_date=next_month(16)))
         with pytest.raises(Forbidden):
-            p.inspections.approve(first["id"])
+            p.inspections.act(first["id"], "approve", {})
     with rpc(TASKFORCE) as p:
         with pytest.raises(Forbidden):
-            p.inspections.approve(first["id"])
+            p.inspections.act(first["id"], "approve", {})
         assert p.inspections.get_inspection(first["id"])["status"] == "pending_approval"
     with rpc(HEAD) as p:
-        approved = p.inspections.approve(first["id"], "涉及重大项目，同意入企")
+        approved = p.inspections.act(first["id"], "approve", {"note": "涉及重大项目，同意入企"})
         with pytest.raises(Conflict):
-            p.inspections.approve(first["id"])
+            p.inspections.act(first["id"], "approve", {})
         with pytest.raises(BadInput) as err:
-            p.inspections.reject(second["id"])
+            p.inspections.act(second["id"], "reject", {})
         assert "note" in err.value.errors
         with pytest.raises(NotFound):
-            p.inspections.approve(99999)
+            p.inspections.act(99999, "approve", {})
     assert approved["status"] == "approved" and approved["entry_code"] == "green"
     assert approved["decided_by"] == "taskforce:tf-head" and approved["violations"][0]["rule"] == "INS-2"
     with rpc(SCOPED_HEAD) as p:
-        rejected = p.inspections.reject(second["id"], "宁静日内无必要检查")
+        rejected = p.inspections.act(second["id"], "reject", {"note": "宁静日内无必要检查"})
     assert rejected["status"] == "rejected" and rejected["entry_code"] == "red"
     tap.drain(until=lambda r: len(r) >= 4)
     decided = {e["data"]["inspection_id"]: e for e in tap.received
@@ -348,16 +349,17 @@ def test_the_entry_code_is_a_qr_that_the_public_page_verifies(inspections, rpc):
     with rpc(None) as p:  # the public: no caller
         red = p.inspections.verify_code(v["token"])
     assert red["valid"] and red["entry_code"] == "red" and red["status"] == "pending_approval"
-    page = requests.get(png["verify_url"], timeout=10)
-    assert page.status_code == 200 and 'data-result="red"' in page.text
 
+    # the service answers data; the gateway draws the page (test_gateway_inspections.py)
     with rpc(HEAD) as p:
-        p.inspections.approve(v["id"])
-    page = requests.get(png["verify_url"], timeout=10)  # the same printed code, now green
-    assert page.status_code == 200 and 'data-result="green"' in page.text
-    for shown in ("示范县矿泉水有限公司", "县市场监督管理局", next_month(20).isoformat(), "田雨",
-                  "43312601001", "彭晓"):
-        assert shown in page.text
+        p.inspections.act(v["id"], "approve", {})
+    with rpc(None) as p:
+        green = p.inspections.verify_code(v["token"])  # the same printed code, now green
+    assert green["valid"] and green["entry_code"] == "green"
+    shown = json.dumps(green, ensure_ascii=False)
+    for fact in ("示范县矿泉水有限公司", "县市场监督管理局", next_month(20).isoformat(), "田雨",
+                 "43312601001", "彭晓"):
+        assert fact in shown
 
     prefix, claims, mac = v["token"].split(".")
     forged_claims = base64.urlsafe_b64encode(
@@ -369,9 +371,8 @@ def test_the_entry_code_is_a_qr_that_the_public_page_verifies(inspections, rpc):
                 other_key, "v1.garbage.garbage"):
         with rpc(None) as p:
             assert p.inspections.verify_code(bad) == {"valid": False}
-        page = requests.get(f"{base_url(inspections)}/verify/{bad}", timeout=10)
-        assert page.status_code == 404 and 'data-result="invalid"' in page.text
-        assert "示范县矿泉水有限公司" not in page.text
+    # HTML is the gateway's: the service serves no pages
+    assert requests.get(f"{base_url(inspections)}/verify/{v['token']}", timeout=10).status_code == 404
 
 
 def test_nobody_sees_a_visit_that_is_not_theirs(inspections, rpc):
@@ -385,7 +386,7 @@ def test_nobody_sees_a_visit_that_is_not_theirs(inspections, rpc):
             p.inspections.entry_code(v["id"])
         assert p.inspections.list_inspections({})["items"] == []
         with pytest.raises(NotFound):
-            p.inspections.cancel(v["id"], "not mine")
+            p.inspections.act(v["id"], "cancel", {"reason": "not mine"})
     with rpc(ent(KEY_ENT)) as p:
         with pytest.raises(NotFound):
             p.inspections.get_inspection(v["id"])
@@ -412,9 +413,9 @@ def test_an_emergency_goes_at_once_and_a_late_record_is_flagged_across_national_
     # working day → the end of 10 Oct, Shanghai time
     assert v["after_due_at"].startswith("2026-10-10T15:59:59.999999")
     with rpc(dept("emergency")) as p:
-        filed = p.inspections.file_after_the_fact(v["id"], {"record": "已关闭阀门，疏散人员，无人员伤亡"})
+        filed = p.inspections.act(v["id"], "after-filing", {"record": "已关闭阀门，疏散人员，无人员伤亡"})
         with pytest.raises(Conflict):
-            p.inspections.file_after_the_fact(v["id"], {"record": "again"})
+            p.inspections.act(v["id"], "after-filing", {"record": "again"})
     assert filed["after_filed_at"] is not None
     assert filed["flag_reason"] == "late_filing" and filed["flagged_at"] is not None
     tap.drain(until=lambda r: any(e["event_type"] == "inspection.flagged" for e in r))
@@ -426,7 +427,7 @@ def test_an_emergency_goes_at_once_and_a_late_record_is_flagged_across_national_
     with rpc(dept("market")) as p:  # a routine visit has nothing to file afterwards
         routine = p.inspections.file_inspection(body())
         with pytest.raises(Conflict):
-            p.inspections.file_after_the_fact(routine["id"], {"record": "x"})
+            p.inspections.act(routine["id"], "after-filing", {"record": "x"})
 
 
 def test_a_missing_record_is_flagged_once_by_the_sweep(ins_config, start_service, rpc, event_tap):
@@ -439,7 +440,7 @@ def test_a_missing_record_is_flagged_once_by_the_sweep(ins_config, start_service
             reason="夜间突发火情"))
         fresh = p.inspections.file_inspection(body(
             "emergency", kind="emergency", planned_date=today().isoformat(), reason="暴雨导致厂房险情"))
-        on_time = p.inspections.file_after_the_fact(fresh["id"], {"record": "已排除险情"})
+        on_time = p.inspections.act(fresh["id"], "after-filing", {"record": "已排除险情"})
     assert on_time["flag_reason"] is None
     first.stop()
     # two instances sweeping every 0.1 s: the flag is raised once
@@ -458,7 +459,7 @@ def test_a_missing_record_is_flagged_once_by_the_sweep(ins_config, start_service
         (overdue["id"], "missing_filing")]
     assert flags[0]["data"]["department"] == "emergency" and flags[0]["data"]["filed_at"] is None
     with rpc(dept("emergency")) as p:
-        late = p.inspections.file_after_the_fact(overdue["id"], {"record": "补报"})
+        late = p.inspections.act(overdue["id"], "after-filing", {"record": "补报"})
         flagged = p.inspections.list_inspections({"flagged": True})["items"]
     assert late["flag_reason"] == "missing_filing"  # flagged once, not again as late
     assert [v["id"] for v in flagged] == [overdue["id"]]

@@ -1,0 +1,87 @@
+"""What every service's entrypoints do the same way, written once: reading
+an id from a caller, the task-force-only gate, an idempotent create, and
+mapping a lost optimistic-lock race to 409."""
+import contextlib
+import hashlib
+import json
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from .errors import Conflict, Forbidden, NotFound
+
+
+def object_id(value) -> int:
+    """An id from outside: anything that is not a positive integer is simply
+    not there (404), never a 500 or a hint."""
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise NotFound("no such item")
+    if n < 1:
+        raise NotFound("no such item")
+    return n
+
+
+def require_staff(caller_identity):
+    """The caller, when it is the task force (or an admin); 403 otherwise."""
+    caller = caller_identity.require()
+    if not caller.is_staff:
+        raise Forbidden("only the task force may do this")
+    return caller
+
+
+def scoped_key(caller, key):
+    """An idempotency key scoped to the caller, hashed to a fixed width
+    whatever the caller's ids: the same key from two callers is two keys."""
+    return hashlib.sha256(json.dumps([caller.role, caller.sub, caller.org, key]).encode()).hexdigest()
+
+
+def create_once(key, find, create):
+    """Create something at most once per idempotency ``key`` (None: no key).
+
+    ``find(key)`` answers the existing one or None; ``create()`` makes it in
+    its own transaction. When the same key races in twice, the unique index
+    refuses the second insert and the first one's answer is returned."""
+    if key is not None:
+        existing = find(key)
+        if existing is not None:
+            return existing
+    try:
+        return create()
+    except IntegrityError:
+        existing = find(key) if key is not None else None
+        if existing is None:
+            raise
+        return existing
+
+
+@contextlib.contextmanager
+def stale_is_conflict(what="the item"):
+    """A row's version column lost a race with another writer: 409, read again."""
+    try:
+        yield
+    except StaleDataError:
+        raise Conflict(f"{what} changed meanwhile; read it again and retry")
+
+
+def service_dependencies(migrations_dir, outbox_table, processed_table):
+    """A base class with what every service declares: its database (migrated at
+    start), the outbox relay, the caller identity, metrics and call-id logging.
+    A service adds its own ``rules`` dependency: ``class X(service_dependencies(…))``."""
+    # imported here: these modules build on nameko's extensions, the helpers above do not
+    from .db import Database
+    from .logs import CallIdLogging
+    from .metrics import Metrics
+    from .outbox import OutboxRelay
+    from .rpc import CallerIdentity
+
+    class ServiceDependencies:
+        db = Database(migrations_dir)
+        outbox = OutboxRelay(outbox_table)
+        caller = CallerIdentity()
+        metrics = Metrics()
+        logs = CallIdLogging()
+
+    ServiceDependencies.processed_table = processed_table
+    return ServiceDependencies

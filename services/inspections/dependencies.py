@@ -1,0 +1,119 @@
+"""The inspections service's configuration as one dependency: the county's
+reference data, the rules' policy, the calendar, the entry-code key; and the
+first start's seeding of the registers."""
+import json
+import logging
+from pathlib import Path
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy.exc import IntegrityError
+
+from kernel.calendar import WorkingCalendar, utcnow
+from kernel.config import ROOT, CountyProfile, setting, setting_json
+from kernel.db import Database
+from kernel.outbox import OutboxRelay
+
+from . import directory, domain, registers, schemas
+from .models import Enterprise, InspectionItem, Inspector
+
+_log = logging.getLogger(__name__)
+CONFIG_DIR = ROOT / "config" / "inspections"
+DEV_CODE_KEY = "qinqing-development-entry-code-key"  # never for production: set INS_CODE_KEY
+_OFF = ("none", "off", "-")
+
+
+class Rules(DependencyProvider):
+    """The county's reference data, the rules' configuration, the calendar and
+    the entry-code key."""
+
+    def setup(self):
+        config = self.container.config
+        self.profile = CountyProfile.from_config(config)
+        self.calendar = WorkingCalendar.from_dir(setting(config, "HOLIDAY_DIR"))
+        d = domain.Policy()
+        quiet = setting_json(config, "INS_QUIET_DAYS", list(d.quiet_days))
+        self.policy = domain.Policy(
+            quiet_days=(int(quiet[0]), int(quiet[1])),
+            exempt_categories=setting_json(config, "INS_EXEMPT_CATEGORIES", d.exempt_categories),
+            monthly_cap=int(setting(config, "INS_MONTHLY_CAP", d.monthly_cap)),
+            after_filing_days=int(setting(config, "INS_AFTER_FILING_DAYS", d.after_filing_days)),
+            draw_inspectors=int(setting(config, "INS_DRAW_INSPECTORS", d.draw_inspectors)),
+            no_penalty=tuple(_no_penalty_list(config)),
+            monthly_exceptions=int(setting(config, "INS_MONTHLY_EXCEPTIONS", d.monthly_exceptions)),
+        )
+        self.heads = frozenset(setting_json(config, "INS_TASKFORCE_HEADS", []))
+        self.directory_departments = frozenset(
+            setting_json(config, "INS_DIRECTORY_DEPARTMENTS", ["market"]))
+        key = setting(config, "INS_CODE_KEY")
+        if not key:
+            _log.warning("INS_CODE_KEY is not set: entry codes are signed with the development "
+                         "key; set INS_CODE_KEY for any real use")
+            key = DEV_CODE_KEY
+        self.code_key = key.encode("utf-8")
+        base = setting(config, "INS_PUBLIC_BASE_URL")
+        if not base:
+            address = str(config.get("WEB_SERVER_ADDRESS") or "0.0.0.0:8000")
+            base = "http://" + address.replace("0.0.0.0", "127.0.0.1")
+        self.public_base = base.rstrip("/")
+
+    def start(self):
+        """First start on empty registers: load the configured demo/seed files."""
+        config = self.container.config
+        db = next(d for d in self.container.dependencies if isinstance(d, Database))
+        relay = next(d for d in self.container.dependencies if isinstance(d, OutboxRelay))
+        now = utcnow()
+        reg_path = setting(config, "INS_SEED_REGISTERS", str(CONFIG_DIR / "registers.json"))
+        dir_path = setting(config, "INS_SEED_DIRECTORY", str(CONFIG_DIR / "directory.csv"))
+        try:
+            with db.store.transaction() as s:
+                self._seed(s, relay, reg_path, dir_path, now)
+        except IntegrityError:  # two instances started together on an empty database
+            _log.info("the registers were seeded by another instance")
+
+    def _seed(self, s, relay, reg_path, dir_path, now):
+        if str(reg_path).lower() not in _OFF and registers.is_empty(s, InspectionItem) \
+                and registers.is_empty(s, Inspector):
+            seed = schemas.load(schemas.RegistersIn,
+                                json.loads(_path(reg_path).read_text(encoding="utf-8")))
+            for item in seed["items"]:
+                registers.upsert_item(s, item, now)
+            for person in seed["inspectors"]:
+                registers.upsert_inspector(s, person, now)
+            _log.info("registers seeded from %s: %d items, %d inspectors", reg_path,
+                      len(seed["items"]), len(seed["inspectors"]))
+        if str(dir_path).lower() not in _OFF and registers.is_empty(s, Enterprise):
+            parsed = directory.parse(_path(dir_path).read_text(encoding="utf-8"),
+                                     self.profile.towns)
+            counts = registers.upsert_enterprises(
+                s, parsed.rows, now, lambda sess, t, data: relay.stage(sess, t, data))
+            for e in parsed.errors:
+                _log.warning("directory seed %s line %s column %s: %s", dir_path, e["line"],
+                             e["column"], e["message"])
+            _log.info("directory seeded from %s: %s", dir_path, counts)
+
+    def today(self):
+        return self.calendar.local_date(utcnow())
+
+    def department_names(self):
+        return {c: d["name"] for c, d in self.profile.departments.items()}
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
+def _path(value):
+    """A configured file: absolute, or relative to the project's root."""
+    path = Path(value)
+    return path if path.is_absolute() else ROOT / path
+
+
+def _no_penalty_list(config):
+    raw = setting_json(config, "INS_NO_PENALTY_LIST", None)
+    if raw is None:
+        path = setting(config, "INS_NO_PENALTY_FILE", str(CONFIG_DIR / "no_penalty.json"))
+        raw = json.loads(_path(path).read_text(encoding="utf-8")) if _path(path).exists() else []
+    out = []
+    for entry in raw:
+        e = schemas.load(schemas.NoPenaltyIn, entry)
+        out.append(domain.NoPenaltyEntry(**e))
+    return out
