@@ -169,6 +169,22 @@ GLOSSARY = {
     "email": "an e-mail address",
     "description": "a description in words",
     "attributes": "what a request of this service carries beyond the standard fields",
+    # added with the shape of every service (inspections' review, draws, registers)
+    "contact_email": "the submitter's e-mail, when given (never in an Open311 answer)",
+    "device_id": "the submitting device's id, as the client sent it (Open311)",
+    "review_reason": "why the task force's head accepted or flagged the visit (INS-5)",
+    "reviewed_by": "who reviewed the visit's record (role:subject)",
+    "reviewed_at": "when the visit's record was reviewed",
+    "population_fixed_at": "when the population drawn from was fixed and its digest recorded",
+    "seeded_at": "when the platform drew the seed (after the population was fixed)",
+    "seed": "the seed the platform drew (secrets), hex",
+    "population_digest": "SHA-256 of the population drawn from, in order",
+    "result": "what the replay drew",
+    "declared_at": "when the conflict of interest was declared",
+    "certificate_expires": "when the inspector's enforcement certificate expires",
+    "active": "false: retired, kept for the history",
+    "conflicts": "enterprises the inspector must not visit (conflicts of interest)",
+    "next_cursor": "pass as cursor for the next page; null: last page",
 }
 
 
