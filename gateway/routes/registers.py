@@ -16,7 +16,7 @@ from ..http import json_response, query_args, read_json, route
 from ..schemas import load, project
 from .base import RoutesBase, rpc_safe
 
-TAGS = ("registers",)
+TAGS = ("inspections",)  # listed with the inspections on /docs
 CODE = "<code>"
 
 
