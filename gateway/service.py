@@ -9,7 +9,9 @@ from .routes.appeals import AppealRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
+from .routes.scoring import ScoringRoutes
 
 
-class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes):
+class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes,
+                     ScoringRoutes):
     name = "gateway"
