@@ -39,14 +39,14 @@ def period_of(instant: dt.datetime, calendar) -> str:
 def months_of(period: str) -> list:
     """``2026-11`` → itself; ``2026-Q4`` → its three months; ``2026`` → twelve."""
     try:
-        if len(period) == 7 and period[4] == "-":
-            year, month = int(period[:4]), int(period[5:])
-            if 1 <= month <= 12:
-                return [f"{year:04d}-{month:02d}"]
-        elif len(period) == 7 and period[4:6] == "-Q":
+        if len(period) == 7 and period[4:6] == "-Q":
             year, q = int(period[:4]), int(period[6])
             if 1 <= q <= 4:
                 return [f"{year:04d}-{m:02d}" for m in range(3 * q - 2, 3 * q + 1)]
+        elif len(period) == 7 and period[4] == "-":
+            year, month = int(period[:4]), int(period[5:])
+            if 1 <= month <= 12:
+                return [f"{year:04d}-{month:02d}"]
         elif len(period) == 4:
             year = int(period)
             return [f"{year:04d}-{m:02d}" for m in range(1, 13)]
@@ -329,18 +329,6 @@ def digest(totals) -> str:
     rating added, removed or changed changes it."""
     canonical = sorted([str(c), int(n), int(t), int(s), int(m)] for c, n, t, s, m in totals)
     return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
-
-
-def merge_totals(rows) -> list:
-    """Per-month totals ``(code, n, total, id_sum, max_id)`` summed per subject."""
-    out = {}
-    for code, n, total, id_sum, max_id in rows:
-        a = out.setdefault(code, [code, 0, 0, 0, 0])
-        a[1] += int(n)
-        a[2] += int(total)
-        a[3] += int(id_sum)
-        a[4] = max(a[4], int(max_id))
-    return [tuple(v) for v in out.values()]
 
 
 # -- SCO-6 百户企业评议: the live session ---------------------------------------------
