@@ -22,6 +22,8 @@ SERVICES = [
      "http://127.0.0.1:8001/healthz"),
     ("inspections", "services.inspections.service:InspectionsService",
      "config/inspections/inspections.yaml", "http://127.0.0.1:8002/healthz"),
+    ("scoring", "services.scoring.service:ScoringService", "config/scoring.yaml",
+     "http://127.0.0.1:8003/healthz"),
     ("gateway", "gateway.service:GatewayService", "config/gateway.yaml",
      "http://127.0.0.1:{port}/healthz"),
 ]
@@ -51,6 +53,7 @@ def main():
     port = env.setdefault("GATEWAY_PORT", "8000")
     # entry codes point at the gateway's public verification page
     env.setdefault("INS_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("SCO_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # subjects' QR codes
     (ROOT / "var").mkdir(exist_ok=True)
     procs = []
     stopping = []
