@@ -25,6 +25,21 @@ APPROVAL = bearer("department", "approval", sub="clerk-approval")
 MARKET = bearer("department", "market", sub="clerk-market")
 TASKFORCE = bearer("taskforce", "taskforce", sub="tf-1")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# What these routes add to the OpenAPI document (test_gateway_ops checks the whole).
+OPERATIONS = {
+    ("/api/v1/subjects", "get"), ("/api/v1/subjects/{code}/qr.png", "get"),
+    ("/api/v1/subjects/{code}/qr.svg", "get"), ("/rate/{code}", "get"),
+    ("/api/v1/ratings", "post"), ("/api/v1/ratings", "get"), ("/api/v1/ratings/{rating_id}", "get"),
+    ("/api/v1/followups", "get"), ("/api/v1/followups/{followup_id}", "get"),
+    ("/api/v1/followups/{followup_id}/{action}", "post"), ("/api/v1/cards", "post"),
+    ("/api/v1/cards/{card_id}", "get"), ("/api/v1/cards/{card_id}/{action}", "post"),
+    ("/api/v1/rankings/current", "get"), ("/api/v1/rankings", "post"),
+    ("/api/v1/rankings/{ranking_id}", "get"), ("/api/v1/rankings/{ranking_id}/verify", "get"),
+    ("/api/v1/sessions", "post"), ("/api/v1/sessions/{session_id}/scores", "post"),
+    ("/api/v1/sessions/{session_id}", "get"), ("/api/v1/sessions/{session_id}/close", "post"),
+    ("/api/v1/sessions/{session_id}/stream", "get"), ("/api/v1/notices/{month}", "get"),
+    ("/api/v1/notices/{month}/notice.xlsx", "get"), ("/notices/{month}", "get"),
+}
 
 
 @pytest.fixture
