@@ -158,7 +158,7 @@ def live_session(config, raters, departments=("approval", "tax", "market")):
     gateway = ServiceContainer(GatewayService, {
         **config, "WEB_SERVER_ADDRESS": address, "DB_URL": config["GATEWAY_DB_URL"],
         "GATEWAY_JWT_SECRET": SECRET, "GATEWAY_RATE_BURST": 100_000,
-        "GATEWAY_RATE_PER_SECOND": 100_000, "SCO_SSE_POLL_SECONDS": 0.05})
+        "GATEWAY_RATE_PER_SECOND": 100_000, "SCO_SSE_POLL_SECONDS": 0.05, "max_workers": 50})
     scoring = ServiceContainer(ScoringService, config)
     scoring.start()
     gateway.start()
@@ -234,7 +234,7 @@ def main(argv=None):
 
     config = {"AMQP_URI": args.amqp, "DB_URL": args.db_url, "SWEEP_INTERVAL_SECONDS": 86400,
               "WEB_SERVER_ADDRESS": f"127.0.0.1:{free_port()}", "SCO_MIN_RATINGS": 10,
-              "GATEWAY_DB_URL": args.gateway_db_url}
+              "GATEWAY_DB_URL": args.gateway_db_url, "max_workers": 20}  # as in config/*.yaml
     out = {}
     container = ServiceContainer(ScoringService, config)
     container.start()

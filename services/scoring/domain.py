@@ -347,6 +347,12 @@ def check_session_score(session, department, caller: Caller):
         raise BadInput({"department": ["not reporting in this session"]})
 
 
+def board_revision(totals, status) -> int:
+    """Grows with every score and once more at the close: a screen redraws when
+    it changes. Derived from the totals, so no row is bumped by every rater."""
+    return sum(int(n) for _d, n, _t in totals) + (1 if status == SESSION_CLOSED else 0)
+
+
 def board(totals) -> list:
     """The session's standing from ``[(department, n, total)]``: mean first,
     then more scores, then code."""

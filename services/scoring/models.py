@@ -158,7 +158,6 @@ class LiveSession(Base):
     departments: Mapped[list] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(8))
     created_at = mapped_column(UTCDateTime, nullable=False)
-    revision: Mapped[int] = mapped_column(BIGINT, default=0)  # bumps with each score
 
 
 class SessionScore(Base):

@@ -11,7 +11,7 @@ import segno
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
 from openpyxl import Workbook
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -173,7 +173,6 @@ class ScoringService:
         s.add(rating)
         s.flush()
         bad = domain.is_bad(score)
-        tallies.count_rating(s, rating, bad)
         self.metrics.counter("qinqing_scoring_ratings", "Ratings recorded",
                              ["source", "bad"]).labels(source, str(bad).lower()).inc()
         if bad:
@@ -188,6 +187,9 @@ class ScoringService:
                 "subject_kind": kind, "subject_code": code, "department": department,
                 "rating_id": rating.id, "rating": score, "followup_id": followup.id,
                 "due_at": followup.due_at, "enterprise_code": enterprise, "source": source})
+        # Last before the commit: the subject's running total is a hot row
+        # (every rating of it in the month), so its lock is held the shortest.
+        tallies.count_rating(s, rating, bad)
         return rating
 
     @rpc
@@ -422,7 +424,7 @@ class ScoringService:
             raise BadInput({"departments": [f"unknown departments: {', '.join(unknown)}"]})
         with self.db.transaction() as s:
             live = LiveSession(title=data["title"], departments=sorted(set(data["departments"])),
-                               status=domain.SESSION_OPEN, created_at=utcnow(), revision=0)
+                               status=domain.SESSION_OPEN, created_at=utcnow())
             s.add(live)
             s.flush()
             return self._board(s, live)
@@ -445,8 +447,6 @@ class ScoringService:
                 tallies.add(s, SessionTotal, {"session_id": live.id,
                                               "department": data["department"]},
                             {"scores": 1, "total": data["score"]})
-                s.execute(update(LiveSession).where(LiveSession.id == live.id)
-                          .values(revision=LiveSession.revision + 1))
         except IntegrityError:
             raise Conflict("this rater has already scored this department")
         return self.session_board(session_id)
@@ -469,7 +469,6 @@ class ScoringService:
             if live is None:
                 raise NotFound("no such session")
             live.status = domain.SESSION_CLOSED
-            live.revision += 1
             return self._board(s, live)
 
     # -- scores from the work itself and the monthly notice (SCO-7) -------------------------------
@@ -681,10 +680,11 @@ class ScoringService:
 
     @staticmethod
     def _board(s, live):
+        totals = tallies.session_totals(s, live.id)
         return schemas.dump(schemas.BoardOut, {
             "session_id": live.id, "title": live.title, "status": live.status,
-            "revision": live.revision, "departments": live.departments,
-            "board": domain.board(tallies.session_totals(s, live.id))})
+            "revision": domain.board_revision(totals, live.status),
+            "departments": live.departments, "board": domain.board(totals)})
 
 
 def _id(value):

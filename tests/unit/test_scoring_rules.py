@@ -237,6 +237,14 @@ def test_the_board_orders_by_mean_then_count_then_code():
         ("approval", 1), ("tax", 2), ("hr", 3)]
 
 
+def test_the_board_revision_grows_with_each_score_and_at_the_close():
+    # rule: SCO-6
+    totals = [("tax", 2, 150), ("hr", 1, 60)]
+    assert domain.board_revision([], "open") == 0
+    assert domain.board_revision(totals, "open") == 3
+    assert domain.board_revision(totals, "closed") == 4
+
+
 # -- SCO-7 ---------------------------------------------------------------------------------
 
 def stats(**kw):

@@ -66,7 +66,6 @@ def upgrade():
     sa.Column('departments', sa.JSON(), nullable=False),
     sa.Column('status', sa.String(length=8), nullable=False),
     sa.Column('created_at', kernel.db.UTCDateTime(), nullable=False),
-    sa.Column('revision', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     create_kernel_tables(op)  # outbox + processed_events (kernel.outbox)
