@@ -1,7 +1,7 @@
 """Validation at every boundary: one way to refuse bad input, naming each field."""
 import functools
 
-from marshmallow import RAISE, Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, fields
 
 from kernel.errors import BadInput
 
@@ -56,3 +56,13 @@ def shared(schema_cls):
 def dump(schema_cls, obj, many=False):
     """Serialise a return value or event payload through its schema."""
     return shared(schema_cls).dump(obj, many=many)
+
+
+class HistoryStep(Schema):
+    """One step in a thing's append-only history: who, when, from, to, note."""
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    note = fields.String()

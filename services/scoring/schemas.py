@@ -3,7 +3,7 @@ return value. The gateway validates its scoring routes with these schemas, so
 what a client sends is checked once, by the owner's own definition."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from kernel.schemas import StrictInput, dump, load  # noqa: F401 (services call schemas.load)
+from kernel.schemas import HistoryStep, StrictInput, dump, load  # noqa: F401 (services call schemas.load)
 from kernel.validators import CreditCode
 
 from . import domain
@@ -100,15 +100,6 @@ class ActionBody(StrictInput):
     note = Text(load_default="", validate=validate.Length(max=2000))
 
 
-class HistoryOut(Schema):
-    at = fields.AwareDateTime()
-    actor = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    note = fields.String()
-
-
 class FollowupOut(Schema):
     id = fields.Integer()
     rating_id = fields.Integer()
@@ -122,7 +113,7 @@ class FollowupOut(Schema):
     escalation_level = fields.Integer()
     cleared = fields.Boolean()
     clearing_note = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(HistoryOut))
+    history = fields.List(fields.Nested(HistoryStep))
 
 
 class FollowupQuery(StrictInput):
@@ -147,7 +138,7 @@ class CardOut(Schema):
     revoked_reason = fields.String(allow_none=True)
     issued_by = fields.String()
     issued_at = fields.AwareDateTime()
-    history = fields.List(fields.Nested(HistoryOut))
+    history = fields.List(fields.Nested(HistoryStep))
 
 
 # -- SCO-3 rankings ----------------------------------------------------------------------

@@ -13,7 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .models import Rating, RatingTotal, SessionTotal, WorkStat
 
 
-def add(session, model, keys: dict, increments: dict, maximum: dict = None, fixed: dict = None):
+def add(session, model, keys: dict, increments: dict, maximum: dict | None = None,
+        fixed: dict | None = None):
     """Add ``increments`` to the row of ``model`` with primary key ``keys``
     (created at those values if missing); ``maximum`` columns keep the larger;
     ``fixed`` columns are set when the row is created only."""
