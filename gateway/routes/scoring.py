@@ -241,6 +241,25 @@ class ScoringRoutes(RoutesBase):
         self.gate.enter(request)
         return json_response(project(sco.VerifyOut, self.scoring.verify_ranking(ranking_id)))
 
+    # -- the quarterly sample of key sections (SCO-4) ---------------------------------------------
+    @route("POST", "/api/v1/samples", roles=STAFF, tags=TAGS, status=201, body=sco.SampleCreate,
+           response=sco.SampleOut,
+           summary="Draw the quarter's sample of section chiefs (SCO-4): the seed is committed "
+                   "before the population is read; replayable")
+    def draw_sample(self, request):
+        self.gate.enter(request)
+        sample = self.scoring.draw_sample(load(sco.SampleCreate, read_json(request)))
+        return json_response(project(sco.SampleOut, sample), 201,
+                             {"Location": f"/api/v1/samples/{sample['id']}"})
+
+    @route("GET", f"/api/v1/samples/{ID}:sample_id>", roles=REPORTERS, tags=TAGS,
+           response=sco.SampleOut,
+           summary="A sample replayed from its seed, with each chief's outcome "
+                   "(commend / promote / remind / adjust / report)")
+    def get_sample(self, request, sample_id):
+        self.gate.enter(request)
+        return json_response(project(sco.SampleOut, self.scoring.get_sample(sample_id)))
+
     # -- the live session (SCO-6) -----------------------------------------------------------------
     @route("POST", "/api/v1/sessions", roles=STAFF, tags=TAGS, status=201,
            body=sco.SessionCreate, response=sco.BoardOut,

@@ -151,6 +151,8 @@ class Policy:
     weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     red_list: int = 3  # 红榜: the best composite scores of the month
     black_list: int = 3  # 黑榜: the worst
+    outcomes: dict = field(default_factory=lambda: dict(DEFAULT_OUTCOMES))
+    sample_min_ratings: int = 5
 
 
 def open_followup(followup, rating, now, calendar, policy: Policy) -> Effect:
@@ -329,6 +331,37 @@ def digest(totals) -> str:
     rating added, removed or changed changes it."""
     canonical = sorted([str(c), int(n), int(t), int(s), int(m)] for c, n, t, s, m in totals)
     return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
+
+
+# -- SCO-4 重点股室大家评: the quarterly sample of section chiefs ------------------------
+
+SAMPLED_UNIT_KINDS = ("service", "enforcement", "resource")  # 服务、执法、资源类单位
+# Highest first: the mean rating at or above which each outcome applies;
+# below the last one, the outcome is "report" (评优/晋级/约谈/调整/通报).
+DEFAULT_OUTCOMES = {"commend": 4.5, "promote": 4.0, "remind": 3.0, "adjust": 2.0}
+OUTCOMES = ("commend", "promote", "remind", "adjust", "report")
+
+
+def draw_sample(seed: str, population, size: int) -> list:
+    """The ``size`` codes of ``population`` whose SHA-256 of ``seed:code`` is
+    smallest, in that order: the same seed and population always give the
+    same sample, and the order of the population does not matter."""
+    if size < 1:
+        raise BadInput({"size": ["must be at least 1"]})
+    keyed = sorted(population, key=lambda c: hashlib.sha256(f"{seed}:{c}".encode()).hexdigest())
+    return keyed[:size]
+
+
+def sample_outcome(n: int, total: int, thresholds: dict, min_ratings: int) -> str | None:
+    """What a sampled section chief's ratings in the quarter lead to; None
+    when too few enterprises rated to judge."""
+    if n < min_ratings or n == 0:
+        return None
+    mean = total / n
+    for outcome in OUTCOMES[:-1]:
+        if mean >= thresholds[outcome]:
+            return outcome
+    return "report"
 
 
 # -- SCO-6 百户企业评议: the live session ---------------------------------------------

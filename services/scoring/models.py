@@ -208,3 +208,20 @@ class CountedViolation(Base):
     rule: Mapped[str] = mapped_column(String(8), primary_key=True)
     department: Mapped[str] = mapped_column(String(32))
     period: Mapped[str] = mapped_column(String(7))
+
+
+class Sample(Base):
+    """SCO-4 重点股室大家评: a quarter's random sample of section chiefs. The seed
+    is committed before the population is read, so nobody can choose the seed
+    knowing who it picks; seed and population are kept, so anyone can replay it."""
+    __tablename__ = "samples"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    quarter: Mapped[str] = mapped_column(String(7))
+    size: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[str] = mapped_column(String(64))
+    seeded_at = mapped_column(UTCDateTime, nullable=False)
+    population: Mapped[list | None] = mapped_column(JSON)  # codes, as read after the seed
+    chosen: Mapped[list | None] = mapped_column(JSON)
+    drawn_at = mapped_column(UTCDateTime)
+    drawn_by: Mapped[str] = mapped_column(String(160))

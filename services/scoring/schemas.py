@@ -191,6 +191,40 @@ class VerifyOut(Schema):
     result_matches = fields.Boolean()
 
 
+# -- SCO-4 the quarterly sample ----------------------------------------------------------------
+
+class SampleCreate(StrictInput):
+    quarter = Text(required=True, validate=validate.Regexp(
+        r"^\d{4}-Q[1-4]$", error="a quarter like 2026-Q4"))
+    size = Score(required=True, validate=validate.Range(1, 200))
+
+
+class SampledChief(Schema):
+    subject_code = fields.String()
+    name = fields.String()
+    department = fields.String()
+    rating_url = fields.String()
+    ratings = fields.Integer()
+    mean = fields.Float(allow_none=True)
+    outcome = fields.String(allow_none=True)
+
+
+class SampleOut(Schema):
+    id = fields.Integer()
+    quarter = fields.String()
+    size = fields.Integer()
+    seed = fields.String()
+    seeded_at = fields.AwareDateTime()
+    drawn_at = fields.AwareDateTime(allow_none=True)
+    drawn_by = fields.String()
+    population = fields.List(fields.String())
+    chosen = fields.List(fields.String())
+    replay_matches = fields.Boolean()
+    thresholds = fields.Dict()
+    min_ratings = fields.Integer()
+    results = fields.List(fields.Nested(SampledChief))
+
+
 # -- SCO-6 live session ---------------------------------------------------------------------
 
 class SessionCreate(StrictInput):

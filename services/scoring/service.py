@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import logging
+import secrets
 from pathlib import Path
 
 import segno
@@ -28,7 +29,8 @@ from kernel.timers import configurable_timer
 
 from . import domain, schemas, tallies
 from .models import (Card, CountedViolation, Followup, History, LiveSession, Ranking, Rating,
-                     SessionScore, SessionTotal, Subject, WorkStat, outbox_table, processed_table)
+                     Sample, SessionScore, SessionTotal, Subject, WorkStat, outbox_table,
+                     processed_table)
 
 _log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -50,7 +52,10 @@ class Rules(DependencyProvider):
             worst=int(setting(config, "SCO_WORST", d.worst)),
             weights={**d.weights, **setting_json(config, "SCO_WEIGHTS", {})},
             red_list=int(setting(config, "SCO_RED_LIST", d.red_list)),
-            black_list=int(setting(config, "SCO_BLACK_LIST", d.black_list)))
+            black_list=int(setting(config, "SCO_BLACK_LIST", d.black_list)),
+            outcomes={**d.outcomes, **setting_json(config, "SCO_SAMPLE_OUTCOMES", {})},
+            sample_min_ratings=int(setting(config, "SCO_SAMPLE_MIN_RATINGS",
+                                           d.sample_min_ratings)))
         path = setting(config, "SCO_SUBJECTS", str(ROOT / "config" / "scoring" / "subjects.json"))
         self.subjects = json.loads(Path(path).read_text(encoding="utf-8"))["subjects"]
         self.public_base = str(setting(config, "SCO_PUBLIC_BASE_URL",
@@ -411,6 +416,65 @@ class ScoringService:
                 "ranking_id": ranking.id, "matches": recomputed == ranking.digest and same_result,
                 "published_digest": ranking.digest, "recomputed_digest": recomputed,
                 "result_matches": same_result})
+
+    # -- key sections sampled (SCO-4 重点股室大家评) ---------------------------------------------
+    @rpc
+    def draw_sample(self, payload):
+        """Commit the seed first, then read the population and draw from it."""
+        caller = self.caller.require()
+        if not caller.is_staff:
+            raise Forbidden("only the task force draws the sample")
+        data = schemas.load(schemas.SampleCreate, payload)
+        with self.db.transaction() as s:
+            sample = Sample(quarter=data["quarter"], size=data["size"],
+                            seed=secrets.token_hex(16), seeded_at=utcnow(),
+                            drawn_by=domain.actor_of(caller))
+            s.add(sample)
+            s.flush()
+            sample_id = sample.id
+        with self.db.transaction() as s:
+            sample = s.get(Sample, sample_id)
+            sample.population = sorted(s.execute(select(Subject.code).where(
+                Subject.kind == "section_chief",
+                Subject.unit_kind.in_(domain.SAMPLED_UNIT_KINDS))).scalars())
+            sample.chosen = domain.draw_sample(sample.seed, sample.population, sample.size)
+            sample.drawn_at = utcnow()
+        return self.get_sample(sample_id)
+
+    @rpc
+    def get_sample(self, sample_id):
+        """The sample, replayed from its seed and population, and each chosen
+        chief's outcome from the quarter's ratings (thresholds from configuration)."""
+        self.caller.require()
+        policy = self.rules.policy
+        with self.db.reading() as s:
+            sample = s.get(Sample, _id(sample_id))
+            if sample is None:
+                raise NotFound("no such sample")
+            chosen = sample.chosen or []
+            totals = {code: (n, total) for code, n, total, _s, _m in tallies.totals(
+                s, domain.months_of(sample.quarter), ("section_chief",))}
+            subjects = {x.code: x for x in s.execute(
+                select(Subject).where(Subject.code.in_(chosen))).scalars()}
+            results = []
+            for code in chosen:
+                n, total = totals.get(code, (0, 0))
+                subject = subjects.get(code)
+                results.append({
+                    "subject_code": code, "name": subject.name if subject else "",
+                    "department": subject.department if subject else "",
+                    "rating_url": self.rules.rating_url(code), "ratings": int(n),
+                    "mean": round(int(total) / int(n), 4) if n else None,
+                    "outcome": domain.sample_outcome(int(n), int(total), policy.outcomes,
+                                                     policy.sample_min_ratings)})
+            replay = (sample.population is not None and domain.draw_sample(
+                sample.seed, sample.population, sample.size) == chosen)
+            return schemas.dump(schemas.SampleOut, {
+                **{c: getattr(sample, c) for c in ("id", "quarter", "size", "seed", "seeded_at",
+                                                   "drawn_at", "drawn_by")},
+                "population": sample.population or [], "chosen": chosen,
+                "replay_matches": replay, "thresholds": policy.outcomes,
+                "min_ratings": policy.sample_min_ratings, "results": results})
 
     # -- live rating session (SCO-6 百户企业评议) ------------------------------------------------
     @rpc

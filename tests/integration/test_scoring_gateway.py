@@ -13,6 +13,7 @@ import requests
 from openpyxl import load_workbook
 
 from gateway.service import GatewayService
+from kernel.calendar import WorkingCalendar, utcnow
 from services.scoring.service import ScoringService
 from tests.conftest import ENTERPRISE_A, ENTERPRISE_B, free_port
 from tests.integration.test_gateway_kit import SECRET, UNLIMITED, Api, assert_problem, bearer
@@ -39,6 +40,7 @@ OPERATIONS = {
     ("/api/v1/sessions/{session_id}", "get"), ("/api/v1/sessions/{session_id}/close", "post"),
     ("/api/v1/sessions/{session_id}/stream", "get"), ("/api/v1/notices/{month}", "get"),
     ("/api/v1/notices/{month}/notice.xlsx", "get"), ("/notices/{month}", "get"),
+    ("/api/v1/samples", "post"), ("/api/v1/samples/{sample_id}", "get"),
 }
 
 
@@ -48,7 +50,8 @@ def platform(db_factory, start_service):
     1 worst among subjects with at least 3 ratings."""
     address = f"127.0.0.1:{free_port()}"
     scoring = start_service(ScoringService, DB_URL=db_factory("scoring"), SCO_MIN_RATINGS=3,
-                            SCO_BEST=2, SCO_WORST=1, SCO_PUBLIC_BASE_URL=f"http://{address}")
+                            SCO_BEST=2, SCO_WORST=1, SCO_SAMPLE_MIN_RATINGS=2,
+                            SCO_PUBLIC_BASE_URL=f"http://{address}")
     api = Api(start_service(GatewayService, WEB_SERVER_ADDRESS=address,
                             DB_URL=db_factory("gateway"), GATEWAY_JWT_SECRET=SECRET, **UNLIMITED))
     api.scoring = scoring
@@ -296,3 +299,34 @@ def test_live_session_streams_the_board_and_a_rater_scores_once(platform):
     assert boards[0]["revision"] < boards[-1]["revision"]
     assert boards[-1]["status"] == "closed"
     assert boards[-1]["board"][0]["department"] == "tax"
+
+
+def test_key_sections_are_sampled_from_a_committed_seed_and_classified(platform):
+    # rule: SCO-4
+    today = WorkingCalendar.local_date(utcnow())
+    body = {"quarter": f"{today.year}-Q{(today.month - 1) // 3 + 1}", "size": 3}
+    assert_problem(platform.post("/api/v1/samples", who=APPROVAL, json=body), 403)
+    assert_problem(platform.post("/api/v1/samples", who=TASKFORCE,
+                                 json={"quarter": "2026-11", "size": 0}), 422, "quarter")
+    drawn = platform.post("/api/v1/samples", who=TASKFORCE, json=body)
+    assert drawn.status_code == 201, drawn.text
+    sample = drawn.json()
+    assert sample["seeded_at"] <= sample["drawn_at"] and len(sample["seed"]) == 32
+    chiefs = platform.get("/api/v1/subjects?kind=section_chief", who=TASKFORCE).json()
+    assert sample["population"] == sorted(c["code"] for c in chiefs)  # service/enforcement/resource
+    assert len(sample["chosen"]) == 3 and sample["replay_matches"]
+    assert all(r["outcome"] is None for r in sample["results"])  # nobody rated yet
+    assert sample["results"][0]["rating_url"].endswith("/rate/" + sample["chosen"][0])
+    assert platform.post("/api/v1/samples", who=TASKFORCE, json=body).json()["seed"] != sample["seed"]
+    # enterprises scan the chosen chiefs' codes; the outcomes follow the thresholds
+    first, second = sample["chosen"][:2]
+    for i, score in enumerate((5, 5)):
+        assert rate(platform, first, f"S-{i}", score).status_code == 201
+    for i, score in enumerate((2, 3)):
+        assert rate(platform, second, f"S-{i}", score, who=ENT_B).status_code == 201
+    results = {r["subject_code"]: r for r in platform.get(
+        f"/api/v1/samples/{sample['id']}", who=TASKFORCE).json()["results"]}
+    assert (results[first]["outcome"], results[first]["mean"]) == ("commend", 5.0)
+    assert (results[second]["outcome"], results[second]["mean"]) == ("adjust", 2.5)
+    assert_problem(platform.get(f"/api/v1/samples/{sample['id']}", who=ENT_A), 403)
+    assert_problem(platform.get("/api/v1/samples/999", who=TASKFORCE), 404)

@@ -215,6 +215,30 @@ def test_the_digest_changes_with_any_rating_and_not_with_order():
     assert len({domain.digest(x) for x in (base, changed_score, changed_id, added)}) == 4
 
 
+# -- SCO-4 ---------------------------------------------------------------------------------
+
+def test_the_sample_replays_from_its_seed_whatever_the_order_of_the_population():
+    # rule: SCO-4
+    population = [f"chief_{i}" for i in range(30)]
+    first = domain.draw_sample("seed-1", population, 5)
+    assert len(first) == 5 and set(first) <= set(population)
+    assert domain.draw_sample("seed-1", list(reversed(population)), 5) == first
+    assert domain.draw_sample("seed-2", population, 5) != first
+    assert sorted(domain.draw_sample("s", population[:3], 10)) == sorted(population[:3])
+    with pytest.raises(BadInput):
+        domain.draw_sample("s", population, 0)
+
+
+def test_sampled_chiefs_are_classified_by_configured_thresholds():
+    # rule: SCO-4
+    t = domain.DEFAULT_OUTCOMES
+    assert [domain.sample_outcome(10, total, t, 5) for total in (50, 45, 44, 40, 30, 20, 19)] == [
+        "commend", "commend", "promote", "promote", "remind", "adjust", "report"]
+    assert domain.sample_outcome(4, 20, t, 5) is None  # too few enterprises rated
+    assert domain.sample_outcome(0, 0, t, 0) is None
+    assert domain.sample_outcome(10, 45, {**t, "commend": 4.8}, 5) == "promote"
+
+
 # -- SCO-6 ---------------------------------------------------------------------------------
 
 def test_a_session_is_scored_by_enterprises_while_open_and_for_its_departments():

@@ -69,6 +69,18 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     create_kernel_tables(op)  # outbox + processed_events (kernel.outbox)
+    op.create_table('samples',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('quarter', sa.String(length=7), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('seed', sa.String(length=64), nullable=False),
+    sa.Column('seeded_at', kernel.db.UTCDateTime(), nullable=False),
+    sa.Column('population', sa.JSON(), nullable=True),
+    sa.Column('chosen', sa.JSON(), nullable=True),
+    sa.Column('drawn_at', kernel.db.UTCDateTime(), nullable=True),
+    sa.Column('drawn_by', sa.String(length=160), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('rankings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -218,6 +230,7 @@ def downgrade():
     op.drop_table('rating_totals')
     op.drop_table('rankings')
     drop_kernel_tables(op)
+    op.drop_table('samples')
     op.drop_table('live_sessions')
     with op.batch_alter_table('history', schema=None) as batch_op:
         batch_op.drop_index('ix_history_thing')
