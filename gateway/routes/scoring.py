@@ -260,6 +260,34 @@ class ScoringRoutes(RoutesBase):
         self.gate.enter(request)
         return json_response(project(sco.SampleOut, self.scoring.get_sample(sample_id)))
 
+    # -- indicator owners (SCO-5) -------------------------------------------------------------
+    @route("GET", "/api/v1/indicators/<period>", roles=REPORTERS, tags=TAGS,
+           response=sco.IndicatorStatus,
+           summary="The quarter's 41 indicators with their owner units: submitted or missing, "
+                   "and the deadline (SCO-5)")
+    def indicator_status(self, request, period):
+        self.gate.enter(request)
+        return json_response(project(sco.IndicatorStatus, self.scoring.indicator_status(period)))
+
+    @route("POST", "/api/v1/indicators/<period>/<code>", roles=REPORTERS, tags=TAGS,
+           body=sco.IndicatorSubmit, response=sco.IndicatorStatus, errors=(409,),
+           summary="The owner unit submits an indicator's value with evidence, before the "
+                   "deadline (SCO-5)")
+    def submit_indicator(self, request, period, code):
+        self.gate.enter(request)
+        status = self.scoring.submit_indicator(period, code,
+                                               load(sco.IndicatorSubmit, read_json(request)))
+        return json_response(project(sco.IndicatorStatus, status))
+
+    @route("GET", f"/api/v1/sessions/{ID}:session_id>/talks", roles=STAFF, tags=TAGS,
+           query=sco.TalkQuery, response=sco.TalksOut,
+           summary="Units in the bottom group of this report session and the previous one: "
+                   "called in for a talk (SCO-5)")
+    def report_talks(self, request, session_id):
+        self.gate.enter(request)
+        query = load(sco.TalkQuery, query_args(request))
+        return json_response(project(sco.TalksOut, self.scoring.report_talks(session_id, query)))
+
     # -- the live session (SCO-6) -----------------------------------------------------------------
     @route("POST", "/api/v1/sessions", roles=STAFF, tags=TAGS, status=201,
            body=sco.SessionCreate, response=sco.BoardOut,

@@ -153,6 +153,8 @@ class Policy:
     black_list: int = 3  # 黑榜: the worst
     outcomes: dict = field(default_factory=lambda: dict(DEFAULT_OUTCOMES))
     sample_min_ratings: int = 5
+    indicator_due_days: int = 10  # working days after the quarter to submit its values
+    bottom_group: int = 3  # 末位: the last units of a report session
 
 
 def open_followup(followup, rating, now, calendar, policy: Policy) -> Effect:
@@ -362,6 +364,51 @@ def sample_outcome(n: int, total: int, thresholds: dict, min_ratings: int) -> st
         if mean >= thresholds[outcome]:
             return outcome
     return "report"
+
+
+# -- SCO-5 指标责任人述职: indicator owners report -----------------------------------------
+
+def check_indicators(data, departments) -> dict:
+    """The configured indicators: 12 first-level, 41 second-level, each
+    second-level one owned by a known unit. Returns {second-level code: item}."""
+    first = data["indicators"]
+    second = {c["code"]: {**c, "parent": f["code"], "parent_name": f["name"]}
+              for f in first for c in f["children"]}
+    if len(first) != 12 or len(second) != 41:
+        raise ValueError(f"expected 12 first-level and 41 second-level indicators, "
+                         f"got {len(first)} and {len(second)}")
+    unknown = sorted({c["owner"] for c in second.values()} - set(departments))
+    if unknown:
+        raise ValueError(f"indicator owners not in the county's departments: {unknown}")
+    return second
+
+
+def submission_deadline(quarter: str, calendar, working_days: int) -> dt.datetime:
+    """Values of a quarter are due ``working_days`` working days after its last day."""
+    last_month = months_of(quarter)[-1]
+    year, month = int(last_month[:4]), int(last_month[5:])
+    first_of_next = dt.date(year + month // 12, month % 12 + 1, 1)
+    last_day = first_of_next - dt.timedelta(days=1)
+    return calendar.end_of_day(calendar.add_working_days(last_day, working_days))
+
+
+def check_submission(indicator, caller: Caller, now, deadline):
+    """The owner unit (or the task force) submits, before the deadline."""
+    if indicator is None:
+        raise NotFound("no such indicator")
+    if not (caller.is_staff or (caller.role == "department" and caller.org == indicator["owner"])):
+        raise Forbidden("only the indicator's owner unit submits its value")
+    if now > deadline:
+        raise Conflict("the deadline for this quarter's values has passed",
+                       {"deadline": deadline.isoformat()})
+
+
+def bottom_twice(latest_board, previous_board, group: int) -> list:
+    """Units in the bottom ``group`` of two report sessions in a row: their
+    heads are called in for a talk (约谈)."""
+    def bottom(rows):
+        return {r["department"] for r in rows[-group:]} if group else set()
+    return sorted(bottom(latest_board) & bottom(previous_board))
 
 
 # -- SCO-6 百户企业评议: the live session ---------------------------------------------

@@ -225,3 +225,20 @@ class Sample(Base):
     chosen: Mapped[list | None] = mapped_column(JSON)
     drawn_at = mapped_column(UTCDateTime)
     drawn_by: Mapped[str] = mapped_column(String(160))
+
+
+class IndicatorSubmission(Base):
+    """SCO-5 指标责任人述职: an owner unit's value of one indicator for a quarter."""
+    __tablename__ = "indicator_submissions"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    period: Mapped[str] = mapped_column(String(7))
+    code: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(200))
+    evidence: Mapped[list] = mapped_column(JSON)  # [{name, url}]
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_by: Mapped[str] = mapped_column(String(160))
+    submitted_at = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (UniqueConstraint("period", "code", name="uq_indicator_period"),)

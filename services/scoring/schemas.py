@@ -10,6 +10,7 @@ from . import domain
 
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$",
                        error="must be a code of letters, digits, '_', '.' or '-'")
+QUARTER = validate.Regexp(r"^\d{4}-Q[1-4]$", error="a quarter like 2026-Q4")
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month like 2026-11")
 PERIOD = validate.Regexp(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$",
                          error="a month 2026-11, a quarter 2026-Q4 or a year 2026")
@@ -194,8 +195,7 @@ class VerifyOut(Schema):
 # -- SCO-4 the quarterly sample ----------------------------------------------------------------
 
 class SampleCreate(StrictInput):
-    quarter = Text(required=True, validate=validate.Regexp(
-        r"^\d{4}-Q[1-4]$", error="a quarter like 2026-Q4"))
+    quarter = Text(required=True, validate=QUARTER)
     size = Score(required=True, validate=validate.Range(1, 200))
 
 
@@ -223,6 +223,54 @@ class SampleOut(Schema):
     thresholds = fields.Dict()
     min_ratings = fields.Integer()
     results = fields.List(fields.Nested(SampledChief))
+
+
+# -- SCO-5 indicator owners ------------------------------------------------------------------
+
+class QuarterQuery(StrictInput):
+    quarter = Text(required=True, validate=QUARTER)
+
+
+class Evidence(StrictInput):
+    name = Text(required=True, validate=validate.Length(1, 200))
+    url = fields.Url(required=True, schemes={"http", "https"})
+
+
+class IndicatorSubmit(StrictInput):
+    value = Text(required=True, validate=validate.Length(1, 200))
+    evidence = fields.List(fields.Nested(Evidence), required=True,
+                           validate=validate.Length(1, 20))
+    note = Text(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class IndicatorRow(Schema):
+    code = fields.String()
+    name = fields.String()
+    parent = fields.String()
+    parent_name = fields.String()
+    owner = fields.String()
+    submitted = fields.Boolean()
+    value = fields.String(allow_none=True)
+    evidence = fields.List(fields.Dict())
+    submitted_at = fields.AwareDateTime(allow_none=True)
+
+
+class IndicatorStatus(Schema):
+    period = fields.String()
+    deadline = fields.AwareDateTime()
+    indicators = fields.List(fields.Nested(IndicatorRow))
+    missing = fields.List(fields.String())
+
+
+class TalkQuery(StrictInput):
+    previous = fields.Integer(required=True, validate=validate.Range(1, MAX_ID))
+
+
+class TalksOut(Schema):
+    session_id = fields.Integer()
+    previous = fields.Integer()
+    bottom_group = fields.Integer()
+    flagged = fields.List(fields.String())
 
 
 # -- SCO-6 live session ---------------------------------------------------------------------

@@ -28,9 +28,9 @@ from kernel.rpc import CallerIdentity, rpc
 from kernel.timers import configurable_timer
 
 from . import domain, schemas, tallies
-from .models import (Card, CountedViolation, Followup, History, LiveSession, Ranking, Rating,
-                     Sample, SessionScore, SessionTotal, Subject, WorkStat, outbox_table,
-                     processed_table)
+from .models import (Card, CountedViolation, Followup, History, IndicatorSubmission,
+                     LiveSession, Ranking, Rating, Sample, SessionScore, SessionTotal, Subject,
+                     WorkStat, outbox_table, processed_table)
 
 _log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -55,9 +55,16 @@ class Rules(DependencyProvider):
             black_list=int(setting(config, "SCO_BLACK_LIST", d.black_list)),
             outcomes={**d.outcomes, **setting_json(config, "SCO_SAMPLE_OUTCOMES", {})},
             sample_min_ratings=int(setting(config, "SCO_SAMPLE_MIN_RATINGS",
-                                           d.sample_min_ratings)))
+                                           d.sample_min_ratings)),
+            indicator_due_days=int(setting(config, "SCO_INDICATOR_DUE_DAYS",
+                                           d.indicator_due_days)),
+            bottom_group=int(setting(config, "SCO_BOTTOM_GROUP", d.bottom_group)))
         path = setting(config, "SCO_SUBJECTS", str(ROOT / "config" / "scoring" / "subjects.json"))
         self.subjects = json.loads(Path(path).read_text(encoding="utf-8"))["subjects"]
+        path = setting(config, "SCO_INDICATORS",
+                       str(ROOT / "config" / "scoring" / "indicators.json"))
+        self.indicators = domain.check_indicators(
+            json.loads(Path(path).read_text(encoding="utf-8")), self.profile.departments)
         self.public_base = str(setting(config, "SCO_PUBLIC_BASE_URL",
                                        "http://127.0.0.1:8000")).rstrip("/")
 
@@ -475,6 +482,72 @@ class ScoringService:
                 "population": sample.population or [], "chosen": chosen,
                 "replay_matches": replay, "thresholds": policy.outcomes,
                 "min_ratings": policy.sample_min_ratings, "results": results})
+
+    # -- indicator owners report (SCO-5 指标责任人述职) -------------------------------------------
+    @rpc
+    def submit_indicator(self, period, code, payload):
+        """An owner unit's value of one indicator for a quarter, with evidence,
+        before the deadline; submitting again before it replaces the value."""
+        caller = self.caller.require()
+        period = schemas.load(schemas.QuarterQuery, {"quarter": period})["quarter"]
+        data = schemas.load(schemas.IndicatorSubmit, payload)
+        indicator = self.rules.indicators.get(str(code))
+        now = utcnow()
+        deadline = domain.submission_deadline(period, self.rules.calendar,
+                                              self.rules.policy.indicator_due_days)
+        domain.check_submission(indicator, caller, now, deadline)
+        try:
+            with self.db.transaction() as s:
+                row = s.execute(select(IndicatorSubmission).where(
+                    IndicatorSubmission.period == period,
+                    IndicatorSubmission.code == indicator["code"])).scalar_one_or_none()
+                if row is None:
+                    row = IndicatorSubmission(period=period, code=indicator["code"],
+                                              owner=indicator["owner"])
+                    s.add(row)
+                row.value, row.evidence, row.note = data["value"], data["evidence"], data["note"]
+                row.submitted_by, row.submitted_at = domain.actor_of(caller), now
+        except IntegrityError:
+            raise Conflict("submitted meanwhile by another; read it and submit again")
+        return self.indicator_status(period)
+
+    @rpc
+    def indicator_status(self, period):
+        """Every second-level indicator of the quarter: submitted or missing."""
+        caller = self.caller.require()
+        if caller.role == "enterprise":
+            raise Forbidden("the indicators' status is for the units and the task force")
+        period = schemas.load(schemas.QuarterQuery, {"quarter": period})["quarter"]
+        with self.db.reading() as s:
+            done = {r.code: r for r in s.execute(select(IndicatorSubmission).where(
+                IndicatorSubmission.period == period)).scalars()}
+            rows = []
+            for code, ind in self.rules.indicators.items():
+                sub = done.get(code)
+                rows.append({**{k: ind[k] for k in ("code", "name", "parent", "parent_name",
+                                                      "owner")},
+                             "submitted": sub is not None, "value": sub.value if sub else None,
+                             "evidence": sub.evidence if sub else [],
+                             "submitted_at": sub.submitted_at if sub else None})
+        return schemas.dump(schemas.IndicatorStatus, {
+            "period": period, "indicators": rows,
+            "deadline": domain.submission_deadline(period, self.rules.calendar,
+                                                   self.rules.policy.indicator_due_days),
+            "missing": [r["code"] for r in rows if not r["submitted"]]})
+
+    @rpc
+    def report_talks(self, session_id, query):
+        """Units in the bottom group of this report session and the previous one."""
+        caller = self.caller.require()
+        if not caller.is_staff:
+            raise Forbidden("only the task force calls units in for a talk")
+        previous = schemas.load(schemas.TalkQuery, query)["previous"]
+        latest, before = self.session_board(session_id), self.session_board(previous)
+        group = self.rules.policy.bottom_group
+        return schemas.dump(schemas.TalksOut, {
+            "session_id": latest["session_id"], "previous": before["session_id"],
+            "bottom_group": group,
+            "flagged": domain.bottom_twice(latest["board"], before["board"], group)})
 
     # -- live rating session (SCO-6 百户企业评议) ------------------------------------------------
     @rpc

@@ -41,6 +41,8 @@ OPERATIONS = {
     ("/api/v1/sessions/{session_id}/stream", "get"), ("/api/v1/notices/{month}", "get"),
     ("/api/v1/notices/{month}/notice.xlsx", "get"), ("/notices/{month}", "get"),
     ("/api/v1/samples", "post"), ("/api/v1/samples/{sample_id}", "get"),
+    ("/api/v1/indicators/{period}", "get"), ("/api/v1/indicators/{period}/{code}", "post"),
+    ("/api/v1/sessions/{session_id}/talks", "get"),
 }
 
 
@@ -50,7 +52,7 @@ def platform(db_factory, start_service):
     1 worst among subjects with at least 3 ratings."""
     address = f"127.0.0.1:{free_port()}"
     scoring = start_service(ScoringService, DB_URL=db_factory("scoring"), SCO_MIN_RATINGS=3,
-                            SCO_BEST=2, SCO_WORST=1, SCO_SAMPLE_MIN_RATINGS=2,
+                            SCO_BEST=2, SCO_WORST=1, SCO_SAMPLE_MIN_RATINGS=2, SCO_BOTTOM_GROUP=2,
                             SCO_PUBLIC_BASE_URL=f"http://{address}")
     api = Api(start_service(GatewayService, WEB_SERVER_ADDRESS=address,
                             DB_URL=db_factory("gateway"), GATEWAY_JWT_SECRET=SECRET, **UNLIMITED))
@@ -330,3 +332,45 @@ def test_key_sections_are_sampled_from_a_committed_seed_and_classified(platform)
     assert (results[second]["outcome"], results[second]["mean"]) == ("adjust", 2.5)
     assert_problem(platform.get(f"/api/v1/samples/{sample['id']}", who=ENT_A), 403)
     assert_problem(platform.get("/api/v1/samples/999", who=TASKFORCE), 404)
+
+
+def test_indicator_owners_submit_with_evidence_and_the_bottom_twice_are_flagged(platform):
+    # rule: SCO-5
+    today = WorkingCalendar.local_date(utcnow())
+    quarter = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
+    TAX = bearer("department", "tax", sub="clerk-tax")
+    status = platform.get(f"/api/v1/indicators/{quarter}", who=TAX).json()
+    assert len(status["indicators"]) == 41 and len(status["missing"]) == 41
+    body = {"value": "3.5", "evidence": [{"name": "纳税时间统计表.xlsx",
+                                          "url": "https://files.example.gov.cn/tax/q.xlsx"}]}
+    path = f"/api/v1/indicators/{quarter}/I06.2"
+    assert_problem(platform.post(path, who=APPROVAL, json=body), 403)  # not its indicator
+    assert_problem(platform.post(path, who=TAX, json={"value": "3.5", "evidence": []}), 422,
+                   "evidence")
+    assert_problem(platform.post(path, who=TAX, json={**body, "evidence": [{"name": "x",
+                                                                             "url": "ftp://x"}]}),
+                   422, "evidence")
+    assert_problem(platform.post(f"/api/v1/indicators/{quarter}/I99.9", who=TAX, json=body), 404)
+    assert_problem(platform.post("/api/v1/indicators/2020-Q1/I06.2", who=TAX, json=body), 409)
+    assert_problem(platform.get("/api/v1/indicators/2026-Q5", who=TAX), 422, "quarter")
+    done = platform.post(path, who=TAX, json=body)
+    assert done.status_code == 200, done.text
+    assert "I06.2" not in done.json()["missing"] and len(done.json()["missing"]) == 40
+    row = next(r for r in done.json()["indicators"] if r["code"] == "I06.2")
+    assert row["value"] == "3.5" and row["owner"] == "tax" and row["evidence"][0]["name"]
+    assert_problem(platform.get(f"/api/v1/indicators/{quarter}", who=ENT_A), 403)
+
+    # two report sessions: a unit in the bottom two of both is called in for a talk
+    ids = []
+    for scores in ({"approval": 90, "tax": 40, "hr": 50}, {"approval": 45, "tax": 30, "hr": 95}):
+        sid = platform.post("/api/v1/sessions", who=TASKFORCE, json={
+            "title": "述职评议", "departments": list(scores)}).json()["session_id"]
+        for dept, score in scores.items():
+            platform.post(f"/api/v1/sessions/{sid}/scores", who=ENT_A,
+                          json={"department": dept, "score": score})
+        ids.append(sid)
+    talks = platform.get(f"/api/v1/sessions/{ids[1]}/talks?previous={ids[0]}", who=TASKFORCE)
+    assert talks.status_code == 200, talks.text
+    assert talks.json()["flagged"] == ["tax"]  # hr rose; approval fell once
+    assert_problem(platform.get(f"/api/v1/sessions/{ids[1]}/talks?previous={ids[0]}", who=TAX), 403)
+    assert_problem(platform.get(f"/api/v1/sessions/{ids[1]}/talks", who=TASKFORCE), 422, "previous")

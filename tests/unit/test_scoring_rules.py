@@ -239,6 +239,55 @@ def test_sampled_chiefs_are_classified_by_configured_thresholds():
     assert domain.sample_outcome(10, 45, {**t, "commend": 4.8}, 5) == "promote"
 
 
+# -- SCO-5 ---------------------------------------------------------------------------------
+
+def load_indicators():
+    import json
+    from kernel.config import ROOT, CountyProfile
+    data = json.loads((ROOT / "config" / "scoring" / "indicators.json").read_text("utf-8"))
+    return data, CountyProfile.load(ROOT / "config" / "county" / "demo.json").departments
+
+
+def test_twelve_first_level_and_forty_one_second_level_indicators_each_with_an_owner():
+    # rule: SCO-5
+    data, departments = load_indicators()
+    second = domain.check_indicators(data, departments)
+    assert len(second) == 41 and second["I06.1"]["owner"] == "tax"
+    assert second["I06.1"]["parent_name"] == "纳税"
+    with pytest.raises(ValueError):
+        domain.check_indicators({"indicators": data["indicators"][:11]}, departments)
+    with pytest.raises(ValueError):
+        domain.check_indicators(data, {k: v for k, v in departments.items() if k != "tax"})
+
+
+def test_values_are_due_working_days_after_the_quarter_from_the_owner_only():
+    # rule: SCO-5
+    deadline = domain.submission_deadline("2026-Q3", CAL, 10)
+    # 30 September, then the National Day week (1–8 October off; 10 October is a make-up day)
+    assert CAL.local_date(deadline) == CAL.add_working_days(dt.date(2026, 9, 30), 10)
+    assert domain.submission_deadline("2026-Q4", CAL, 0) == CAL.end_of_day(dt.date(2026, 12, 31))
+    tax_item = {"code": "I06.1", "owner": "tax"}
+    tax = Caller(role="department", sub="t", org="tax")
+    domain.check_submission(tax_item, tax, deadline, deadline)
+    domain.check_submission(tax_item, TASKFORCE, deadline, deadline)
+    with pytest.raises(Forbidden):
+        domain.check_submission(tax_item, APPROVAL, deadline, deadline)
+    with pytest.raises(Conflict):
+        domain.check_submission(tax_item, tax, deadline + dt.timedelta(seconds=1), deadline)
+    with pytest.raises(NotFound):
+        domain.check_submission(None, tax, deadline, deadline)
+
+
+def test_the_bottom_group_twice_in_a_row_is_called_for_a_talk():
+    # rule: SCO-5
+    latest = [{"department": d} for d in ("a", "b", "c", "d", "e")]
+    previous = [{"department": d} for d in ("c", "e", "a", "d", "b")]
+    assert domain.bottom_twice(latest, previous, 2) == ["d"]
+    assert domain.bottom_twice(latest, previous, 3) == ["d"]
+    assert domain.bottom_twice(latest, previous, 4) == ["b", "d", "e"]
+    assert domain.bottom_twice(latest, previous, 0) == []
+
+
 # -- SCO-6 ---------------------------------------------------------------------------------
 
 def test_a_session_is_scored_by_enterprises_while_open_and_for_its_departments():

@@ -69,6 +69,19 @@ def upgrade():
     sa.PrimaryKeyConstraint('id')
     )
     create_kernel_tables(op)  # outbox + processed_events (kernel.outbox)
+    op.create_table('indicator_submissions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('owner', sa.String(length=32), nullable=False),
+    sa.Column('value', sa.String(length=200), nullable=False),
+    sa.Column('evidence', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('submitted_by', sa.String(length=160), nullable=False),
+    sa.Column('submitted_at', kernel.db.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('period', 'code', name='uq_indicator_period')
+    )
     op.create_table('samples',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('quarter', sa.String(length=7), nullable=False),
@@ -231,6 +244,7 @@ def downgrade():
     op.drop_table('rankings')
     drop_kernel_tables(op)
     op.drop_table('samples')
+    op.drop_table('indicator_submissions')
     op.drop_table('live_sessions')
     with op.batch_alter_table('history', schema=None) as batch_op:
         batch_op.drop_index('ix_history_thing')
