@@ -22,6 +22,7 @@ from pathlib import Path
 
 import eventlet
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from nameko.exceptions import RpcTimeout
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
@@ -333,7 +334,11 @@ class ScoringRoutes(RoutesBase):
             with cluster_proxy(config, caller) as proxy:
                 revision, end = None, time.monotonic() + pages.max_seconds
                 while time.monotonic() < end:
-                    board = proxy.scoring.session_board(session_id)
+                    try:
+                        board = proxy.scoring.session_board(session_id)
+                    except RpcTimeout:  # a busy service: the screen waits, it is not cut off
+                        yield b": waiting\n\n"
+                        continue
                     if board["revision"] != revision:
                         revision = board["revision"]
                         data = json.dumps(project(sco.BoardOut, board), ensure_ascii=False)
