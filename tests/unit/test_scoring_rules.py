@@ -91,8 +91,9 @@ def test_a_follow_up_is_verified_rectified_and_closed_with_a_note():
     assert f.status == "open"
     domain.act_on_followup(f, "verify", "", APPROVAL, MONDAY, CAL)
     domain.act_on_followup(f, "rectify", "改了", APPROVAL, MONDAY, CAL)
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput) as refused:
         domain.act_on_followup(f, "close", "   ", TASKFORCE, MONDAY, CAL)
+    assert set(refused.value.errors) == {"note"}
     effect = domain.act_on_followup(f, "close", "回访满意", TASKFORCE, MONDAY, CAL)
     assert f.status == "closed" and f.closed_at == MONDAY and f.next_check_at is None
     assert effect.history == [{"action": "close", "actor": "taskforce:tf-1",
@@ -139,12 +140,22 @@ def test_a_card_is_given_by_the_task_force_with_a_reason_and_investigated():
     card = SimpleNamespace(reason="推诿")
     with pytest.raises(Forbidden):
         domain.issue_card(card, APPROVAL, MONDAY)
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput) as refused:
         domain.issue_card(SimpleNamespace(reason=" "), TASKFORCE, MONDAY)
+    assert set(refused.value.errors) == {"reason"}
+    with pytest.raises(BadInput):
+        domain.issue_card(SimpleNamespace(reason=None), TASKFORCE, MONDAY)
     effect = domain.issue_card(card, TASKFORCE, MONDAY)
     assert card.status == "investigating" and [e[0] for e in effect.events] == ["card.issued"]
-    with pytest.raises(BadInput):
+    assert (card.issued_by, card.issued_at) == ("taskforce:tf-1", MONDAY)
+    assert effect.history == [{"action": "issue", "actor": "taskforce:tf-1", "from_status": None,
+                               "to_status": "investigating", "note": "推诿"}]
+    with pytest.raises(BadInput) as refused:
         domain.act_on_card(card, "find", "", TASKFORCE, MONDAY)
+    assert set(refused.value.errors) == {"note"}
+    with pytest.raises(BadInput) as refused:
+        domain.act_on_card(card, "destroy", "x", TASKFORCE, MONDAY)
+    assert set(refused.value.errors) == {"action"}
     with pytest.raises(Forbidden):
         domain.act_on_card(card, "find", "x", APPROVAL, MONDAY)
     domain.act_on_card(card, "find", "属实", TASKFORCE, MONDAY)
