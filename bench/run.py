@@ -40,9 +40,9 @@ NAMEKO = str(Path(PYTHON).with_name("nameko"))
 # How long each measurement runs. The full run stays within a few minutes on
 # 2 cores (most of it loading the million rows); --quick within seconds.
 FULL = dict(rpc_seconds=5, http_seconds=8, warmup=2, http_warmup=2, small=10_000, large=1_000_000, due=1000,
-            repeat=30)
+            repeat=30, sco_events=2000, sco_raters=100)
 QUICK = dict(rpc_seconds=0.5, http_seconds=1, warmup=0.3, http_warmup=0, small=600, large=3000, due=50,
-             repeat=3)
+             repeat=3, sco_events=30, sco_raters=5)
 
 JWT_SECRET = "bench-secret-" + "x" * 32
 ENTERPRISE = "91433126MA4L00010B"
@@ -54,6 +54,9 @@ APPEAL = {"channel": "mini_program", "category": "permit", "town": "hongshi",
 TARGET_E2E_THROUGHPUT = 0.7   # gateway ≥ 0.7 × monolith requests/s
 TARGET_E2E_P99 = 2.0          # gateway p99 ≤ 2 × monolith p99, with zero errors
 TARGET_RPC = 0.5              # platform RPC ≥ 0.5 × raw kombu sequential
+TARGET_RANKING = 3            # monthly ranking at 1M ratings ≤ 3 × at 10k (SCO-3)
+TARGET_RANKING_MS = 1000      # and under a second
+TARGET_SESSION_MS = 1000      # live session: a score on the screen within a second (p99)
 TARGET_SWEEP = 1.5            # sweep at the large size ≤ 1.5 × at the small size
 TARGET_PAGE = 1.2             # a deep page "as fast as the first": p50 within run-to-run noise
 TARGET_RSS_MB = 150           # each service after the load
@@ -210,7 +213,7 @@ class Run:
 
     def execute(self):
         amqp = self.res.amqp_uri()
-        for section in ("floor", "platform", "growth"):
+        for section in ("floor", "platform", "growth", "scoring"):
             if section in self.args.sections:
                 getattr(self, section)(amqp)
 
@@ -346,6 +349,18 @@ class Run:
         g = self.raw["growth"]
         log(f"sweep {g['sweep_small']['seconds']:.2f}s at {p['small']}, "
             f"{g['sweep_large']['seconds']:.2f}s at {p['large']}")
+
+    # 6. scoring at a county's scale (bench/scoring.py)
+    def scoring(self, amqp):
+        p = self.p
+        log(f"scoring: monthly ranking over {p['small']} then {p['large']} ratings; "
+            f"{p['sco_events']} events ingested; {p['sco_raters']} raters live")
+        self.raw["scoring"] = run_json(
+            [PYTHON, "-m", "bench.scoring", "--amqp", amqp, "--db-url", self.res.database("scoring"),
+             "--gateway-db-url", self.res.database("scoring_gw"), "--small", str(p["small"]),
+             "--large", str(p["large"]), "--events", str(p["sco_events"]),
+             "--raters", str(p["sco_raters"]), "--repeat", str(p["repeat"])],
+            timeout=1800, name="scoring", workdir=self.workdir)
 
     def close(self):
         for child in reversed(self.children):
@@ -501,6 +516,42 @@ def build_rows(raw, p):
                 f"first page: p50 {_ms(f['p50_ms'])} ms", ratio, f"≤ {TARGET_PAGE}× (as fast)",
                 ratio is not None and ratio <= TARGET_PAGE and d["rows"] == f["rows"], ref_value=f["p50_ms"])
 
+    # 6. scoring (SCO-3, SCO-1, SCO-6)
+    sc = raw.get("scoring") or {}
+    rk = sc.get("ranking") or {}
+    small, large = rk.get("small"), rk.get("large")
+    if small:
+        row("6 scoring", f"monthly ranking, {small['ratings']:,} ratings", small["ranking"]["p50_ms"],
+            "ms", f"p50 {_ms(small['ranking']['p50_ms'])} p99 {_ms(small['ranking']['p99_ms'])} ms "
+                  f"({small['ranked']} windows)")
+    if large:
+        ms = large["ranking"]["p50_ms"]
+        ratio = _ratio(ms, small and small["ranking"]["p50_ms"])
+        row("6 scoring", f"monthly ranking, {large['ratings']:,} ratings", ms, "ms",
+            f"p50 {_ms(ms)} p99 {_ms(large['ranking']['p99_ms'])} ms",
+            f"at {small['ratings']:,}: {_ms(small['ranking']['p50_ms'])} ms", ratio,
+            f"< {TARGET_RANKING_MS} ms and ≤ {TARGET_RANKING}×",
+            ratio is not None and ratio <= TARGET_RANKING and large["ranking"]["p99_ms"] < TARGET_RANKING_MS,
+            ref_value=small["ranking"]["p50_ms"])
+        v = large["verify"]
+        row("6 scoring", f"verify (recount from raw ratings), {large['ratings']:,} ratings", v["p50_ms"],
+            "ms", f"p50 {_ms(v['p50_ms'])} ms, matches: {large['matches']}",
+            f"at {small['ratings']:,}: {_ms(small['verify']['p50_ms'])} ms",
+            _ratio(v["p50_ms"], small["verify"]["p50_ms"]), "matches", large["matches"])
+    ing = sc.get("ingest")
+    if ing:
+        row("6 scoring", f"ratings ingested from appeal.rated ({ing['events']} events)", ing["rate"],
+            "ratings/s", f"{ing['rate']:.0f}/s, CPU {ing['cpu_ms_per_rating']:.1f} ms per rating",
+            ok=ing["handled"] == ing["events"])
+    ses = sc.get("session")
+    if ses:
+        row("6 scoring", f"live session, {ses['raters']} raters × 3 departments, score → screen",
+            ses["p99_ms"], "ms", f"p50 {_ms(ses['p50_ms'])} p99 {_ms(ses['p99_ms'])} ms "
+                                 f"({ses['shown']}/{ses['scores']} shown)",
+            target=f"p99 < {TARGET_SESSION_MS} ms",
+            ok=ses["p99_ms"] is not None and ses["p99_ms"] < TARGET_SESSION_MS
+            and ses["shown"] == ses["scores"])
+
     # 5. memory
     idle, after = raw.get("rss_idle", {}), raw.get("rss_after", {})
     for name in sorted(after):
@@ -562,8 +613,9 @@ def main(argv=None):
     parser.add_argument("--loadgen", choices=("auto", "wrk", "python"), default="auto",
                         help="HTTP load generator: wrk when installed (auto), else the Python one")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, configs)")
-    parser.add_argument("--sections", type=lambda v: v.split(","), default=["floor", "platform", "growth"],
-                        help="comma-separated subset of floor,platform,growth (all by default)")
+    parser.add_argument("--sections", type=lambda v: v.split(","),
+                        default=["floor", "platform", "growth", "scoring"],
+                        help="comma-separated subset of floor,platform,growth,scoring (all by default)")
     parser.add_argument("--candidate", metavar="MODULE",
                         help="measure a candidate fix without touching the code: MODULE patches what it "
                              "fixes and exposes AppealsService; the appeals process runs MODULE:AppealsService "

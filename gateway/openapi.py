@@ -122,6 +122,8 @@ def document(service_cls, server_url="/"):
     for tag, text in (("appeals", "诉求: the ledger and the closed loop"),
                       ("inspections", "入企检查: filing, the head's decision, the entry code, "
                                       "draws, joint visits, the yearly plan, the directory"),
+                      ("scoring", "评价: ratings and their follow-up, cards, rankings, the live "
+                                  "session, the monthly notice"),
                       ("reference", "codes for forms"),
                       ("routing", "精准交办: the routing table — category × town → departments"),
                       ("rectification", "整改清单: an evaluation's findings, ticked off with "

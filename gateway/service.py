@@ -13,8 +13,9 @@ from .routes.ops import OpsRoutes
 from .routes.rectification import RectificationRoutes
 from .routes.registers import RegisterRoutes
 from .routes.routing import RoutingRoutes
+from .routes.scoring import ScoringRoutes
 
 
 class GatewayService(AppealRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
-                     OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes):
+                     OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes, ScoringRoutes):
     name = "gateway"

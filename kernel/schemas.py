@@ -1,9 +1,12 @@
 """Validation at every boundary: one way to refuse bad input, naming each field."""
 import functools
 
-from marshmallow import RAISE, Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, fields
 
 from kernel.errors import BadInput
+# One home for these: kernel.fields (the contracts' field types); re-exported.
+from kernel.fields import HistoryEntry as HistoryStep  # noqa: F401
+from kernel.fields import doc  # noqa: F401
 
 
 class StrictInput(Schema):
@@ -57,8 +60,3 @@ def dump(schema_cls, obj, many=False):
     """Serialise a return value or event payload through its schema."""
     return shared(schema_cls).dump(obj, many=many)
 
-
-def doc(description, **more):
-    """A field's metadata for the OpenAPI document: its description, and any
-    ``example=…`` a client can copy."""
-    return {"description": description, **more}

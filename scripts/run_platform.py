@@ -22,6 +22,8 @@ SERVICES = [
      "http://127.0.0.1:8001/healthz"),
     ("inspections", "services.inspections.service:InspectionsService",
      "config/inspections/inspections.yaml", "http://127.0.0.1:8002/healthz"),
+    ("scoring", "services.scoring.service:ScoringService", "config/scoring.yaml",
+     "http://127.0.0.1:8003/healthz"),
     ("gateway", "gateway.service:GatewayService", "config/gateway.yaml",
      "http://127.0.0.1:{port}/healthz"),
 ]
@@ -51,6 +53,7 @@ def main():
     port = env.setdefault("GATEWAY_PORT", "8000")
     # entry codes point at the gateway's public verification page
     env.setdefault("INS_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    env.setdefault("SCO_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # subjects' QR codes
     (ROOT / "var").mkdir(exist_ok=True)
     procs = []
     stopping = []
@@ -97,12 +100,14 @@ Qinqing (亲清) is running — demo county: config/county/demo.json
   Open311            {base}/open311/v2/services.json
   Health             {base}/healthz  {base}/readyz
   Metrics            {base}/metrics  http://127.0.0.1:8001/metrics (appeals)  http://127.0.0.1:8002/metrics (inspections)
+                     http://127.0.0.1:8003/metrics (scoring)
   Entry-code check   {base}/verify/<token>   (public; the QR code points here)
 
   A development token (GATEWAY_DEV=1 uses the documented development secret):
     .venv/bin/python -m gateway.token --role enterprise --org 91433126MA4L00010B
     .venv/bin/python -m gateway.token --role taskforce --org taskforce
   Walk an appeal from created to closed: README.md, "An appeal, end to end".
+  A month's ranking of the service windows: README.md (SCO_MIN_RATINGS=3 for a small demo).
 
 Logs in var/*.log. Ctrl-C stops everything.
 """, flush=True)

@@ -21,6 +21,7 @@ from services.appeals.service import AppealsService
 from services.inspections import codes
 from services.inspections import domain as inspections_domain
 from services.inspections.service import InspectionsService
+from services.scoring.service import ScoringService
 from tests.conftest import ENTERPRISE_A, free_port
 from tests.integration.test_gateway_kit import SECRET, UNLIMITED, Api, assert_problem, bearer
 from tests.integration.test_inspections_flow import (CODE_KEY, DATA, KEY_ENT, PLAIN, PLAIN_2,
@@ -530,12 +531,14 @@ def test_the_directory_import_reports_bad_rows_by_line_and_column(gw):
 
 # -- readiness and the document (GW-1) ------------------------------------------------------------
 
-def test_readiness_counts_the_inspections_service_and_the_document_lists_its_routes(platform):
+def test_readiness_counts_the_inspections_service_and_the_document_lists_its_routes(
+        platform, start_service, db_factory):
     # rule: GW-1
+    start_service(ScoringService, DB_URL=db_factory("scoring"))  # /readyz asks every service
     gw = platform(appeals=True, RPC_TIMEOUT_SECONDS=1, GATEWAY_READY_TIMEOUT_SECONDS=0.5)
     ready = gw.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["services"] == {"appeals": "ok", "inspections": "ok"}
+    assert ready.json()["services"] == {"appeals": "ok", "inspections": "ok", "scoring": "ok"}
 
     spec = gw.get("/openapi.json").json()
     validate(spec)  # raises unless a valid OpenAPI 3 document

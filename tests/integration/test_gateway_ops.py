@@ -7,7 +7,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from services.inspections.service import InspectionsService
+from services.scoring.service import ScoringService
 from tests.integration.test_gateway_inspections import OPERATIONS as INSPECTION_OPERATIONS
+from tests.integration.test_scoring_gateway import OPERATIONS as SCORING_OPERATIONS
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     api, assert_problem, bearer, stack, who)
 
@@ -32,7 +34,8 @@ OPERATIONS = {
     ("/api/v1/rectification-lists", "post"), ("/api/v1/rectification-lists", "get"),
     ("/api/v1/rectification-lists/{list_id}", "get"),
     ("/api/v1/rectification-items/{item_id}/close", "post"),
-} | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS
+} | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS \
+    | SCORING_OPERATIONS
 
 
 def test_openapi_document_is_valid_and_matches_what_is_validated(api, who):
@@ -79,13 +82,14 @@ def test_probes_metrics_and_a_service_that_is_down(stack, start_service, db_fact
     # rule: GW-1
     start_service(InspectionsService, DB_URL=db_factory("inspections"),
                   INS_SEED_REGISTERS="none", INS_SEED_DIRECTORY="none")
+    start_service(ScoringService, DB_URL=db_factory("scoring"))
     api = stack.gateway(RPC_TIMEOUT_SECONDS=1, GATEWAY_READY_TIMEOUT_SECONDS=0.5)
     taskforce = bearer("taskforce", "taskforce")
     assert api.get("/healthz").json() == {"status": "ok", "service": "gateway"}
     ready = api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "broker": "ok", "database": "ok",
-                            "services": {"appeals": "ok", "inspections": "ok"}}
+                            "services": {"appeals": "ok", "inspections": "ok", "scoring": "ok"}}
     assert api.get("/api/v1/reference", who=taskforce).status_code == 200
     metrics = api.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
