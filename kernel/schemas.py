@@ -4,8 +4,7 @@ import functools
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from kernel.errors import BadInput
-# One home for these: kernel.fields (the contracts' field types); re-exported.
-from kernel.fields import HistoryEntry as HistoryStep  # noqa: F401
+# One home for doc(): kernel.fields (the contracts' field types); re-exported.
 from kernel.fields import doc  # noqa: F401
 
 

@@ -3,7 +3,8 @@ return value. The gateway validates its scoring routes with these schemas, so
 what a client sends is checked once, by the owner's own definition."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from kernel.schemas import HistoryStep, StrictInput, dump, load  # noqa: F401 (services call schemas.load)
+from kernel.fields import HistoryEntry
+from kernel.schemas import StrictInput, dump, load  # noqa: F401 (services call schemas.load)
 from kernel.validators import CreditCode
 
 from . import domain
@@ -114,7 +115,7 @@ class FollowupOut(Schema):
     escalation_level = fields.Integer()
     cleared = fields.Boolean()
     clearing_note = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(HistoryStep))
+    history = fields.List(fields.Nested(HistoryEntry))
 
 
 class FollowupQuery(StrictInput):
@@ -139,7 +140,7 @@ class CardOut(Schema):
     revoked_reason = fields.String(allow_none=True)
     issued_by = fields.String()
     issued_at = fields.AwareDateTime()
-    history = fields.List(fields.Nested(HistoryStep))
+    history = fields.List(fields.Nested(HistoryEntry))
 
 
 # -- SCO-3 rankings ----------------------------------------------------------------------
