@@ -94,7 +94,10 @@ def plan(event_type, data, taskforce="taskforce"):
     p.departments = tuple(dict.fromkeys(d for d in about if d))
     ent = data.get("enterprise_code")
     if event_type in ("appeal.created", "appeal.assigned"):
-        if data.get("channel") == ONE_TAP and lead:
+        # created names the first lead; assigned tells a new head only on a
+        # transfer (the first assignment comes with created: one SMS, not two)
+        transfer = event_type == "appeal.assigned" and data.get("previous_department")
+        if data.get("channel") == ONE_TAP and lead and (event_type == "appeal.created" or transfer):
             # NOT-1: a one-tap appointment reaches the department head at once.
             p.tell(official(lead, "head"), (SMS, INBOX), urgent=True)
     elif event_type == "appeal.due_soon" and lead:

@@ -25,6 +25,12 @@ def test_one_tap_appointment_tells_the_head_by_sms_at_once():
     assert domain.Notice(domain.official("tax", "head"), "sms", True) in p.notices
     assert all(n.urgent for n in p.notices)
     assert domain.plan("appeal.created", {"channel": "hotline_12345", "lead_department": "tax"}).notices == []
+    # the first assignment comes with created: one SMS, not two; a transfer tells the new head
+    assert domain.plan("appeal.assigned", {"channel": "one_tap", "lead_department": "tax",
+                                           "previous_department": None}).notices == []
+    moved = domain.plan("appeal.assigned", {"channel": "one_tap", "lead_department": "hr",
+                                            "previous_department": "tax"})
+    assert {n.recipient for n in moved.notices} == {domain.official("hr", "head")}
 
 
 def test_escalation_steps_reach_more_people_as_they_climb():
@@ -58,7 +64,8 @@ def test_every_planned_channel_has_a_template():
     # rule: NOT-3
     t = Templates.load()
     samples = [("appeal.created", {"channel": "one_tap", "lead_department": "x"}),
-               ("appeal.assigned", {"channel": "one_tap", "lead_department": "x"}),
+               ("appeal.assigned", {"channel": "one_tap", "lead_department": "x",
+                                    "previous_department": "y"}),
                ("appeal.due_soon", {"lead_department": "x"}),
                ("appeal.escalated", {"lead_department": "x", "step": "notice"}),
                ("appeal.status_changed", {"enterprise_code": CODE_A, "to_status": "replied"}),
