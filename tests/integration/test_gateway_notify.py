@@ -12,6 +12,15 @@ from tests.integration.test_notify_flow import HEAD_APPROVAL, wait_until
 
 pytestmark = pytest.mark.integration
 
+OPERATIONS = {
+    ("/api/v1/inbox", "get"), ("/api/v1/inbox/{item_id}/read", "post"),
+    ("/api/v1/webhooks", "post"), ("/api/v1/webhooks", "get"),
+    ("/api/v1/webhooks/{item_id}/rotate-secret", "post"), ("/api/v1/webhooks/{item_id}", "delete"),
+    ("/api/v1/deliveries", "get"), ("/api/v1/deliveries/{item_id}/resend", "post"),
+    ("/api/v1/pushes", "post"), ("/api/v1/licences/import", "post"),
+    ("/api/v1/enterprise-contacts/import", "post"),
+}
+
 
 @pytest.fixture
 def sandbox():

@@ -10,6 +10,7 @@ from services.inspections.service import InspectionsService
 from tests.integration.test_gateway_inspections import OPERATIONS as INSPECTION_OPERATIONS
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     api, assert_problem, bearer, stack, who)
+from tests.integration.test_gateway_notify import OPERATIONS as NOTIFY_OPERATIONS
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,8 @@ OPERATIONS = {
     ("/open311/v2/requests/{service_request_id}.{fmt}", "get"),
     ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
     ("/docs", "get"),
-} | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS
+} | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS \
+    | NOTIFY_OPERATIONS
 
 
 def test_openapi_document_is_valid_and_matches_what_is_validated(api, who):
