@@ -1,6 +1,6 @@
 # One image for every Qinqing service; the command picks the service.
 #   docker build -t qinqing .
-#   docker run qinqing appeals|inspections|gateway
+#   docker run qinqing appeals|inspections|notify|gateway
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONWARNINGS=ignore::DeprecationWarning
 WORKDIR /app

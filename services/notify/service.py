@@ -290,11 +290,14 @@ class NotifyService:
                         r.last_error = f"hourly SMS limit ({d.sms_limit}) reached"
                         continue
                     window[r.address].append(now)
-                r.claimed_by, r.claimed_until = d.instance, now + d.lease
                 claimed.append(channels.Message(r.id, r.channel, r.address, r.title, r.body,
                                                 r.event_type, {"attempts": r.attempts,
                                                                "recipient": r.recipient,
                                                                "event_id": r.event_id}))
+            if claimed:  # one UPDATE for the batch, not one per row
+                s.execute(update(Delivery).where(Delivery.id.in_([m.delivery_id for m in claimed]))
+                          .values(claimed_by=d.instance, claimed_until=now + d.lease)
+                          .execution_options(synchronize_session=False))
             return claimed
 
     def _sms_window(self, s, phones, now):
