@@ -231,8 +231,8 @@ def check_webhook_target(url, addresses, allow, production):
             ip = ip.ipv4_mapped
         if any(ip in net for net in nets):
             continue
-        if (ip.is_loopback or ip.is_link_local or ip.is_private or ip.is_reserved
-                or ip.is_multicast or ip.is_unspecified):
+        # not global: loopback, link-local, private, shared (CGNAT), reserved…
+        if not ip.is_global or ip.is_multicast:
             raise TargetRefused(f"address {ip} is not public and not allow-listed")
 
 

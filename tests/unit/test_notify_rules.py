@@ -246,3 +246,161 @@ def test_addresses_masked():
     assert domain.mask_address("email", "zhang.san@example.com") == "z***@example.com"
     assert domain.mask_address("webhook", "https://h.example/secret/path?k=1") == "https://h.example/…"
     assert "openid123" not in domain.mask_address("wechat", "openid123")
+
+
+# -- the whole table, exactly (who, on what, how urgently) ------------------------------------
+
+def _table(event, data):
+    p = domain.plan(event, data, taskforce="tf")
+    return sorted((n.recipient.ref, n.channel, n.urgent) for n in p.notices), p.departments
+
+
+@pytest.mark.parametrize("event,data,expected", [
+    ("appeal.created", {"channel": "one_tap", "lead_department": "tax"},
+     [("official:tax:head", "inbox", True), ("official:tax:head", "sms", True)]),
+    ("appeal.assigned", {"channel": "one_tap", "lead_department": "hr", "previous_department": "tax"},
+     [("official:hr:head", "inbox", True), ("official:hr:head", "sms", True)]),
+    ("appeal.due_soon", {"lead_department": "tax"},
+     [("official:tax:deadline_contact", "inbox", False), ("official:tax:deadline_contact", "sms", False)]),
+    ("appeal.escalated", {"lead_department": "tax", "step": "supervision"},
+     [("official:tax:deadline_contact", "inbox", False), ("official:tax:deadline_contact", "sms", False)]),
+    ("appeal.escalated", {"lead_department": "tax", "step": "notice"},
+     [("official:tax:deadline_contact", "inbox", False), ("official:tax:deadline_contact", "sms", False),
+      ("official:tax:head", "email", False), ("official:tax:head", "inbox", False),
+      ("official:tax:head", "sms", False),
+      ("official:tf:taskforce_head", "email", False), ("official:tf:taskforce_head", "inbox", False)]),
+    ("appeal.status_changed", {"enterprise_code": CODE_A, "to_status": "closed"},
+     [(f"enterprise:{CODE_A}:contact", "inbox", False), (f"enterprise:{CODE_A}:contact", "wechat", False)]),
+    ("appeal.replied", {"enterprise_code": CODE_A},
+     [(f"enterprise:{CODE_A}:contact", "inbox", False), (f"enterprise:{CODE_A}:contact", "sms", False)]),
+    ("inspection.rejected", {"enterprise_code": CODE_A, "department": "market"},
+     [(f"enterprise:{CODE_A}:contact", "inbox", False), (f"enterprise:{CODE_A}:contact", "wechat", False)]),
+    ("rating.bad", {"department": "tax"},
+     [("official:tax:head", "inbox", False), ("official:tax:head", "sms", False)]),
+    ("card.issued", {"department": "tax"},
+     [("official:tax:head", "email", False), ("official:tax:head", "inbox", False),
+      ("official:tax:head", "sms", False), ("official:tf:taskforce_head", "inbox", False)]),
+    ("followup.overdue", {"department": "tax"},
+     [("official:tax:deadline_contact", "inbox", False), ("official:tax:deadline_contact", "sms", False),
+      ("official:tax:head", "inbox", False)]),
+    ("ranking.published", {},
+     [("official:tf:taskforce_head", "email", False), ("official:tf:taskforce_head", "inbox", False)]),
+    ("followup.overdue", {}, []),
+    ("rating.bad", {}, []),
+    ("card.issued", {}, []),
+    ("appeal.due_soon", {}, []),
+    ("appeal.escalated", {"step": "talk"}, []),
+    ("appeal.replied", {}, []),
+    ("appeal.created", {"channel": "one_tap"}, []),
+    ("enterprise.upserted", {"department": "tax"}, []),
+])
+def test_the_whole_table_of_who_is_told(event, data, expected):
+    # rule: NOT-1, NOT-2
+    assert _table(event, data)[0] == expected
+
+
+def test_what_an_event_is_about():
+    # rule: GW-3
+    assert _table("appeal.created", {"lead_department": "tax", "co_departments": ["hr", "tax"]})[1] == ("tax", "hr")
+    assert _table("inspection.approved", {"department": "market", "departments": ["market", "ecology"]})[1] == \
+        ("market", "ecology")
+    assert _table("rating.bad", {"department": "tax"})[1] == ("tax",)
+    assert _table("ranking.published", {})[1] == ()
+
+
+def test_recipients_and_their_inboxes():
+    # rule: NOT-3
+    assert domain.official("tax", "head") == domain.Recipient("official", "tax", "head")
+    assert domain.official("tax", "head").inbox_owner == ("department", "tax")
+    assert domain.enterprise(CODE_A) == domain.Recipient("enterprise", CODE_A, "contact")
+    assert domain.enterprise(CODE_A).inbox_owner == ("enterprise", CODE_A)
+
+
+def test_sms_window_is_the_last_hour_exactly():
+    # rule: NOT-3
+    now = dt.datetime(2026, 12, 2, 10, tzinfo=UTC)
+    assert domain.sms_allowed([now - domain.HOUR], now, 1) == (True, None)
+    assert domain.sms_allowed([now - domain.HOUR + dt.timedelta(seconds=1)], now, 1)[0] is False
+
+
+def test_licence_due_on_the_mark_and_on_the_last_day():
+    # rule: NOT-2
+    today = dt.date(2026, 12, 1)
+    assert domain.licence_reminders_due(today + dt.timedelta(days=30), today, [30, 7], set()) == [30]
+    assert domain.licence_reminders_due(today + dt.timedelta(days=7), today, [30, 7], {30}) == [7]
+    assert domain.licence_reminders_due(today, today, [30, 7], {30}) == [7]
+
+
+def test_csv_fields_are_trimmed_and_bounded():
+    # rule: NOT-2
+    text = ("credit_code,licence_no,name,expires_on\n"
+            f" {CODE_A} , A1 , 许可证 , 2027-01-01 \n"
+            f"{CODE_A},{'x' * 65},{'名' * 101},2027-01-01\n"
+            f"{CODE_A},{'x' * 64},{'名' * 100},2027-01-01\n")
+    rows, errors = domain.parse_licences(text, _valid)
+    assert rows[0] == {"credit_code": CODE_A, "licence_no": "A1", "name": "许可证",
+                       "expires_on": dt.date(2027, 1, 1)}
+    assert len(rows) == 2 and rows[1]["licence_no"] == "x" * 64
+    assert errors == [{"line": 3, "errors": {"licence_no": ["required, at most 64 characters"],
+                                             "name": ["required, at most 100 characters"]}}]
+    missing = domain.parse_licences("credit_code,name\n", _valid)
+    assert missing == ([], [{"line": 1, "errors": {"licence_no": ["missing column"],
+                                                   "expires_on": ["missing column"]}}])
+
+
+def test_contact_csv_trims_and_keeps_empty_fields_empty():
+    # rule: NOT-2
+    text = ("credit_code,phone,email,wechat_openid\n"
+            f" {CODE_A} , , , \n"
+            f"{CODE_A},,a b@c.cn,{'o' * 65}\n"
+            f"{CODE_A},,{'a' * 196}@c.cn,{'o' * 64}\n"
+            f"bad,,,\n")
+    rows, errors = domain.parse_contacts(text, _valid, lambda v: v)
+    assert rows[0] == {"credit_code": CODE_A, "phone": None, "email": None, "wechat_openid": None}
+    assert errors == [
+        {"line": 3, "errors": {"email": ["not an e-mail address"], "wechat_openid": ["at most 64 characters"]}},
+        {"line": 4, "errors": {"email": ["not an e-mail address"]}},
+        {"line": 5, "errors": {"credit_code": ["not a valid unified social credit code"]}}]
+    missing = domain.parse_contacts("credit_code\n", _valid, lambda v: v)
+    assert missing == ([], [{"line": 1, "errors": {"phone": ["missing column"], "email": ["missing column"],
+                                                   "wechat_openid": ["missing column"]}}])
+
+
+@pytest.mark.parametrize("address", ["224.0.0.1", "240.0.0.1", "0.0.0.0", "::", "ff02::1", "100.64.0.1"])
+def test_special_addresses_refused(address):
+    # rule: GW-3
+    with pytest.raises(domain.TargetRefused):
+        domain.check_webhook_target("https://x.test/h", [address], [], production=False)
+
+
+def test_refusals_say_why():
+    # rule: GW-3
+    cases = [("ftp://x.test/h", ["8.8.8.8"], "http(s) URL with a host"),
+             ("http:///h", ["8.8.8.8"], "http(s) URL with a host"),
+             ("http://x.test/h", ["8.8.8.8"], "https"),
+             ("https://u@x.test/h", ["8.8.8.8"], "credentials"),
+             ("https://x.test/h", [], "does not resolve"),
+             ("https://x.test/h", ["10.0.0.1"], "10.0.0.1 is not public")]
+    for url, addresses, reason in cases:
+        with pytest.raises(domain.TargetRefused, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            domain.check_webhook_target(url, addresses, [], production=url.startswith("http://x"))
+    # a mapped loopback is loopback; an allow-listed host name is matched case-insensitively
+    with pytest.raises(domain.TargetRefused, match="127.0.0.1"):
+        domain.check_webhook_target("https://x.test/h", ["::ffff:127.0.0.1"], [], production=False)
+    domain.check_webhook_target("https://Hooks.Internal/h", ["10.0.0.1"],
+                                domain.parse_allow_list(["HOOKS.internal"]), production=True)
+    assert domain.parse_allow_list(None) == []
+    assert domain.parse_allow_list(["10.0.0.0/8"]) == [ipaddress.ip_network("10.0.0.0/8")]
+
+
+def test_masks_exactly():
+    # rule: NOT-3
+    assert domain.mask_address("sms", "+8613800000001") == "+86138****0001"
+    assert domain.mask_address("sms", "13800000001") == "138****0001"
+    assert domain.mask_address("sms", "12345678") == "****"
+    assert domain.mask_address("email", "a@b.cn") == "a***@b.cn"
+    assert domain.mask_address("email", "no-at-sign") == "no-a…"
+    assert domain.mask_address("wechat", "openid123") == "open…"
+    assert domain.mask_address("wechat", "oid") == "…"
+    assert domain.mask_address("sms", "") == "" and domain.mask_address("sms", None) is None
+    assert domain.mask_address("webhook", "http://h.example:8080/x") == "http://h.example/…"
