@@ -13,7 +13,7 @@ from pathlib import Path
 import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.web.handlers import http
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from kernel.calendar import to_utc, utcnow
@@ -369,11 +369,12 @@ class NotifyService:
                     status=domain.SENT, sent_at=now, attempts=Delivery.attempts + 1,
                     claimed_by=None, claimed_until=None, last_error=None))
                 inbox = [by_id[i] for i in sent if by_id[i].channel == domain.INBOX]
-                for m in inbox:
-                    role, org = m.address.split(":", 1)
-                    s.add(InboxMessage(delivery_id=m.delivery_id, owner_role=role, owner_org=org,
-                                       event_type=m.event_type, title=m.title, body=m.body,
-                                       read=False, created_at=now))
+                if inbox:  # one INSERT for the batch's inbox messages
+                    s.execute(insert(InboxMessage), [
+                        {"delivery_id": m.delivery_id, "owner_role": m.address.split(":", 1)[0],
+                         "owner_org": m.address.split(":", 1)[1], "event_type": m.event_type,
+                         "title": m.title, "body": m.body, "read": False, "created_at": now}
+                        for m in inbox])
             for i, err in outcomes.items():
                 if err is None:
                     continue

@@ -7,6 +7,7 @@ real SMTP to aiosmtpd in a subprocess; webhooks are signed by the
 ``standardwebhooks`` library and verified with it.
 """
 import datetime as dt
+import logging
 import mailbox
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from stdnum.cn import uscc
 
 from kernel.calendar import SHANGHAI
 from kernel.errors import BadInput, NotFound
+from kernel.logs import JsonFormatter
 from kernel.outbox import event_exchange
 from kernel.rpc import Caller
 from services.notify.sandbox import Sandbox
@@ -119,6 +121,21 @@ def test_one_tap_appointment_reaches_the_department_head_by_sms(notify, publish,
     publish("appeals", "appeal.created", appeal(8, channel="hotline_12345"))
     time.sleep(0.5)
     assert len(sandbox.sms_to(HEAD_APPROVAL)) == 1
+
+
+def test_logs_never_hold_phones_or_emails(notify, publish, rpc, callers, caplog):
+    # rule: NOT-3
+    caplog.set_level(logging.INFO)
+    notify(RETRY_BASE_SECONDS=0.05, RETRY_MAX_ATTEMPTS=2)  # no SMTP server: e-mails fail, are logged
+    publish("appeals", "appeal.created", appeal(20))
+    publish("appeals", "appeal.escalated", appeal(21, channel="hotline_12345", level=3,
+                                                  step="notice", overdue_working_days=5))
+    wait_until(lambda: len(deliveries(rpc, callers, channel="email", status="dead")["items"]) == 2)
+    formatter = JsonFormatter()
+    lines = "\n".join(formatter.format(r) for r in caplog.records)
+    assert "delivery" in lines and "h***@demo-county.invalid" in lines  # the failures were logged, masked
+    for secret in ("13800000001", "head.approval@", "head@taskforce"):
+        assert secret not in lines
 
 
 def test_night_time_message_waits_for_eight_in_the_morning(notify, publish, sandbox, rpc, callers):
