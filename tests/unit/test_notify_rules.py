@@ -404,3 +404,24 @@ def test_masks_exactly():
     assert domain.mask_address("wechat", "oid") == "…"
     assert domain.mask_address("sms", "") == "" and domain.mask_address("sms", None) is None
     assert domain.mask_address("webhook", "http://h.example:8080/x") == "http://h.example/…"
+
+
+def test_mutation_survivors_that_were_real_gaps():
+    # rule: GW-3, NOT-1, NOT-2
+    allow = domain.parse_allow_list(["127.0.0.1/32", "10.1.2.3/8"])  # a host address as a network
+    assert allow[1] == ipaddress.ip_network("10.0.0.0/8")
+    with pytest.raises(domain.TargetRefused, match="192.168.0.1"):  # every answer must pass
+        domain.check_webhook_target("http://x.test/", ["127.0.0.1", "192.168.0.1"], allow, production=False)
+    top = _table("appeal.escalated", {"lead_department": "tax", "step": "accountability"})[0]
+    assert ("official:tf:taskforce_head", "email", False) in top
+    assert domain.mask_address("sms", "123456789") == "1****6789"
+    assert domain.mask_address("wechat", "abcd") == "…" and domain.mask_address("wechat", "abcde") == "abcd…"
+    assert domain.mask_address("email", "a@b@c.cn") == "a***@b@c.cn"
+    rows, errors = domain.parse_contacts(f"credit_code,phone,email,wechat_openid\n{CODE_A},,{'a' * 195}@c.cn,\n",
+                                         _valid, lambda v: v)
+    assert errors == [] and len(rows[0]["email"]) == 200
+    _, errors = domain.parse_licences("credit_code,licence_no,name,expires_on\n,,,\n", _valid)
+    assert errors == [{"line": 2, "errors": {"credit_code": ["not a valid unified social credit code"],
+                                             "licence_no": ["required, at most 64 characters"],
+                                             "name": ["required, at most 100 characters"],
+                                             "expires_on": ["not a date (YYYY-MM-DD)"]}}]
