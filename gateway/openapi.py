@@ -84,6 +84,7 @@ def document(service_cls):
     for tag, text in (("appeals", "诉求: the ledger and the closed loop"),
                       ("inspections", "入企检查: filing, the head's decision, the entry code, "
                                       "draws, joint visits, the yearly plan, the directory"),
+                      ("notify", "通知: the inbox, webhooks, deliveries, pushes to enterprises"),
                       ("reference", "codes for forms"),
                       ("api keys", "credentials for department systems and channels"),
                       ("open311", "Open311 GeoReport v2"),

@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 from kombu import Connection, Producer
+from nameko.testing.services import entrypoint_hook
 from standardwebhooks import Webhook
 from stdnum.cn import uscc
 
@@ -23,7 +24,6 @@ from kernel.calendar import SHANGHAI
 from kernel.errors import BadInput, NotFound
 from kernel.logs import JsonFormatter
 from kernel.outbox import event_exchange
-from kernel.rpc import Caller
 from services.notify.sandbox import Sandbox
 from services.notify.service import Clock, NotifyService
 from tests.conftest import ENTERPRISE_A, ENTERPRISE_B, free_port
@@ -379,9 +379,8 @@ def test_licences_imported_with_bad_rows_by_line_and_reminded_ahead(notify, rpc,
                 f"{ENTERPRISE_A},JY1,食品经营许可证,2026-12-20\n"
                 f"{ENTERPRISE_B},QS9,取水许可证,2027-06-01\n")
         assert p.notify.import_licences({"csv": good})["imported"] == 2
-    service = container  # the sweep is a timer entrypoint; run it now
-    from nameko.testing.services import entrypoint_hook
-    with entrypoint_hook(service, "remind_licences") as sweep:
+    # the sweep is an hourly timer entrypoint: run it now
+    with entrypoint_hook(container, "remind_licences") as sweep:
         assert sweep() == 1  # A's expires in 18 days (the 30-day mark); B's not yet
         assert sweep() == 0  # once
     sms = wait_until(lambda: sandbox.sms_to(PHONE_A))
