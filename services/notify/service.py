@@ -90,17 +90,13 @@ class Directory(DependencyProvider):
         # from an import).
         db = next(d for d in self.container.dependencies if isinstance(d, Database))
         now = utcnow()
-        with db.store.transaction() as s:
-            known = set(s.execute(select(Enterprise.credit_code)).scalars())
-            for e in self.profile.enterprises:
-                if e["credit_code"] in known:
-                    continue
-                s.add(Enterprise(credit_code=e["credit_code"], name=e.get("name"),
-                                 town=e.get("town"), industry=e.get("industry"),
-                                 size=domain.size_of(e.get("above_scale")),
-                                 phone=normalise_phone(e["contact_phone"]) if e.get("contact_phone") else None,
-                                 email=e.get("contact_email"), wechat_openid=e.get("wechat_openid"),
-                                 updated_at=now))
+        rows = [{"credit_code": e["credit_code"], "name": e.get("name"), "town": e.get("town"),
+                 "industry": e.get("industry"), "size": domain.size_of(e.get("above_scale")),
+                 "phone": normalise_phone(e["contact_phone"]) if e.get("contact_phone") else None,
+                 "email": e.get("contact_email"), "wechat_openid": e.get("wechat_openid"),
+                 "updated_at": now} for e in self.profile.enterprises]
+        with db.store.transaction() as s:  # known ones are left as they are
+            _upsert_enterprises(s, rows, ())
 
     def official_address(self, department, role, channel):
         c = self.officials.get((department, role)) or {}
@@ -113,6 +109,22 @@ class Directory(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return self
+
+
+def _upsert_enterprises(session, rows, columns):
+    """Insert enterprises, or update only ``columns`` of those known already:
+    the directory's events (tags) and the contact import (addresses) each own
+    their columns, and may arrive at the same moment."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name
+    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Enterprise.__table__)
+    if columns:
+        stmt = ins.on_conflict_do_update(index_elements=["credit_code"],
+                                         set_={c: ins.excluded[c] for c in columns})
+    else:
+        stmt = ins.on_conflict_do_nothing(index_elements=["credit_code"])
+    session.execute(stmt, rows)
 
 
 def _insert_ignoring_duplicates(session, rows):
@@ -187,13 +199,10 @@ class NotifyService:
 
     @consumes("inspections", "enterprise.upserted")
     def on_enterprise_upserted(self, session, data, envelope):
-        ent = session.get(Enterprise, data["credit_code"]) or Enterprise(credit_code=data["credit_code"])
-        ent.name = data["name"]
-        ent.town = data.get("town")
-        ent.industry = data.get("industry")
-        ent.size = domain.size_of(data["above_scale"])
-        ent.updated_at = utcnow()
-        session.add(ent)
+        _upsert_enterprises(session, [{
+            "credit_code": data["credit_code"], "name": data["name"], "town": data.get("town"),
+            "industry": data.get("industry"), "size": domain.size_of(data["above_scale"]),
+            "updated_at": utcnow()}], ("name", "town", "industry", "size", "updated_at"))
 
     def _plan(self, session, event_type, data, envelope):
         d = self.directory
@@ -600,12 +609,10 @@ class NotifyService:
         rows, errors = domain.parse_contacts(p["csv"], _valid_code, normalise_phone)
         now = self.clock.now()
         if not errors:
+            latest = {r["credit_code"]: {**r, "updated_at": now} for r in rows}  # last row wins
             with self.db.transaction() as s:
-                for r in rows:
-                    ent = s.get(Enterprise, r["credit_code"]) or Enterprise(credit_code=r["credit_code"])
-                    ent.phone, ent.email, ent.wechat_openid = r["phone"], r["email"], r["wechat_openid"]
-                    ent.updated_at = now
-                    s.add(ent)
+                _upsert_enterprises(s, list(latest.values()),
+                                    ("phone", "email", "wechat_openid", "updated_at"))
         return schemas.dump(schemas.ImportResult, {"imported": 0 if errors else len(rows),
                                                    "errors": errors})
 
