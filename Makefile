@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify clean services
 .PHONY: deploy-tools k8s-check
 
 all: test
@@ -60,6 +60,11 @@ bench: install
 bench-quick: install
 	@bash scripts/ensure-services.sh postgres
 	$(PY) -m bench.run --quick
+
+## bench-notify: a policy pushed to N enterprises and webhook fan-out, against raw SDK loops
+bench-notify: install
+	@bash scripts/ensure-services.sh postgres
+	$(PY) -m bench.notify --size $${NOTIFY_BENCH_SIZE:-5000}
 
 ## bench-profile: the full run with py-spy recording each process under load
 bench-profile: install

@@ -124,6 +124,7 @@ def document(service_cls, server_url="/"):
                                       "draws, joint visits, the yearly plan, the directory"),
                       ("scoring", "评价: ratings and their follow-up, cards, rankings, the live "
                                   "session, the monthly notice"),
+                      ("notify", "通知: the inbox, webhooks, deliveries, pushes to enterprises"),
                       ("reference", "codes for forms"),
                       ("routing", "精准交办: the routing table — category × town → departments"),
                       ("rectification", "整改清单: an evaluation's findings, ticked off with "

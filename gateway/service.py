@@ -8,6 +8,7 @@ from .routes.api_keys import ApiKeyRoutes
 from .routes.appeals import AppealRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.lists import ListRoutes
+from .routes.notify import NotifyRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
 from .routes.rectification import RectificationRoutes
@@ -17,5 +18,6 @@ from .routes.scoring import ScoringRoutes
 
 
 class GatewayService(AppealRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
-                     OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes, ScoringRoutes):
+                     OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes, ScoringRoutes,
+                     NotifyRoutes):
     name = "gateway"

@@ -20,6 +20,10 @@ SERVICES = [
     # name, nameko target, config, health URL
     ("appeals", "services.appeals.service:AppealsService", "config/appeals.yaml",
      "http://127.0.0.1:8001/healthz"),
+    # notify's providers point at a local recording endpoint in development
+    ("sandbox", None, None, "http://127.0.0.1:8090/_sandbox"),
+    ("notify", "services.notify.service:NotifyService", "config/notify.yaml",
+     "http://127.0.0.1:8004/healthz"),
     ("inspections", "services.inspections.service:InspectionsService",
      "config/inspections/inspections.yaml", "http://127.0.0.1:8002/healthz"),
     ("scoring", "services.scoring.service:ScoringService", "config/scoring.yaml",
@@ -82,6 +86,8 @@ def main():
         cmd = [PY, "-c", "import eventlet; eventlet.monkey_patch(); "
                "from nameko.cli.main import main; main()",
                "run", "--config", config, target]
+        if target is None:
+            cmd = [PY, "-m", "services.notify.sandbox", "--port", "8090"]
         # own session: a Ctrl-C in the terminal reaches only this launcher,
         # which then stops each service once, in reverse order
         p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -101,7 +107,9 @@ Qinqing (亲清) is running — demo county: config/county/demo.json
   Health             {base}/healthz  {base}/readyz
   Metrics            {base}/metrics  http://127.0.0.1:8001/metrics (appeals)  http://127.0.0.1:8002/metrics (inspections)
                      http://127.0.0.1:8003/metrics (scoring)
+                     http://127.0.0.1:8004/metrics (notify)
   Entry-code check   {base}/verify/<token>   (public; the QR code points here)
+  Sent messages      http://127.0.0.1:8090/_sandbox (SMS/WeChat/webhooks received in development)
 
   A development token (GATEWAY_DEV=1 uses the documented development secret):
     .venv/bin/python -m gateway.token --role enterprise --org 91433126MA4L00010B

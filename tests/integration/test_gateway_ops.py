@@ -12,6 +12,7 @@ from tests.integration.test_gateway_inspections import OPERATIONS as INSPECTION_
 from tests.integration.test_scoring_gateway import OPERATIONS as SCORING_OPERATIONS
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     api, assert_problem, bearer, stack, who)
+from tests.integration.test_gateway_notify import OPERATIONS as NOTIFY_OPERATIONS
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,7 @@ OPERATIONS = {
     ("/api/v1/rectification-lists/{list_id}", "get"),
     ("/api/v1/rectification-items/{item_id}/close", "post"),
 } | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS \
-    | SCORING_OPERATIONS
+    | SCORING_OPERATIONS | NOTIFY_OPERATIONS
 
 
 def test_openapi_document_is_valid_and_matches_what_is_validated(api, who):
