@@ -21,7 +21,7 @@ from nameko.extensions import DependencyProvider
 from kernel.config import CountyProfile, setting
 from kernel.db import Database
 from kernel.errors import Unauthorized
-from kernel.rpc import Caller, CallerIdentity
+from kernel.rpc import Caller, CallerIdentity, caller_signing_key, identity_ttl
 from kernel.validators import normalise_credit_code
 
 from . import keys
@@ -105,6 +105,8 @@ class Gate(DependencyProvider):
 
     def setup(self):
         config = self.container.config
+        self.caller_key = caller_signing_key(config)  # signs the identity every RPC carries
+        self.identity_ttl = identity_ttl(config)
         secret = jwt_secret(config)
         jwks_url = setting(config, "GATEWAY_JWKS_URL")
         if secret == DEV_JWT_SECRET:
@@ -181,7 +183,7 @@ class GateHandle:
             raise Unauthorized("credentials required: 'Authorization: Bearer <token>' or 'X-API-Key'")
         gate.limiter.charge(f"{caller.role}:{caller.org}:{caller.sub}", caller.role)
         check_role(caller, roles)
-        identity = CallerIdentity.Handle(self._ctx)
+        identity = CallerIdentity.Handle(self._ctx, gate.caller_key, gate.identity_ttl)
         identity.set(caller)  # every RPC from this worker carries it (GW-2)
         identity.set_request_id(self._ctx.data.get("request_id"))
         return caller
