@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import and_, case, func, or_, select
 
 from kernel.calendar import SHANGHAI
+from kernel.exports import safe_cell
 
 from . import domain
 from .models import Appeal
@@ -161,7 +162,7 @@ def export(session, query, caller, now):
         writer = csv.writer(buf)
         writer.writerow(header)
         for a in rows:
-            writer.writerow([_cell(a, k) for k, _ in EXPORT_COLUMNS])
+            writer.writerow([safe_cell(_cell(a, k)) for k, _ in EXPORT_COLUMNS])
         # BOM so that Excel opens the Chinese text correctly
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")
         ctype = "text/csv; charset=utf-8"
@@ -170,7 +171,7 @@ def export(session, query, caller, now):
         ws = wb.create_sheet("诉求台账")
         ws.append(header)
         for a in rows:
-            ws.append([_cell(a, k) for k, _ in EXPORT_COLUMNS])
+            ws.append([safe_cell(_cell(a, k)) for k, _ in EXPORT_COLUMNS])
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()
