@@ -18,7 +18,7 @@ import jwt
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 
-from kernel.config import CountyProfile, setting
+from kernel.config import CountyProfile, InsecureSetting, is_production, setting
 from kernel.db import Database
 from kernel.errors import Unauthorized
 from kernel.rpc import Caller, CallerIdentity, caller_signing_key, identity_ttl
@@ -26,7 +26,7 @@ from kernel.validators import normalise_credit_code
 
 from . import keys
 from .access import DEPARTMENT, ENTERPRISE, TOKEN_ROLES, check_role, scopes_from_claims
-from .credentials import DEV_JWT_SECRET, MAX_SUB, jwt_secret
+from .credentials import DEV_JWT_SECRET, MAX_SUB, is_dev, jwt_secret
 from .problems import ServiceUnavailable
 from .ratelimit import RateLimiter
 
@@ -36,11 +36,14 @@ class TokenVerifier:
     """Turns a bearer token into a Caller, or refuses it (401)."""
 
     def __init__(self, profile, secret=None, jwks_url=None, audience=None, issuer=None,
-                 leeway=30):
+                 leeway=30, jwks_cache_seconds=300):
         self.profile = profile
         self.secret = secret
-        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5) \
-            if jwks_url else None
+        # The key set is cached for ``jwks_cache_seconds`` and nothing longer:
+        # a key the identity provider withdraws stops being trusted within that
+        # time (PyJWKClient's per-key cache would keep trusting it forever).
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=True,
+                                    lifespan=jwks_cache_seconds, timeout=5) if jwks_url else None
         self.audience = audience
         self.issuer = issuer
         self.leeway = leeway
@@ -94,6 +97,23 @@ class TokenVerifier:
         return Caller(role=role, sub=sub, org=org or "", scopes=scopes_from_claims(role, claims))
 
 
+def refuse_development_in_production(config):
+    """Development mode only where nothing says production; production only
+    with its own secret, audience and issuer (raises InsecureSetting at start)."""
+    production = is_production(config)
+    if is_dev(config) and (production or setting(config, "GATEWAY_JWKS_URL")):
+        raise InsecureSetting("GATEWAY_DEV is set where production settings are "
+                              "(QQ_ENV=production or GATEWAY_JWKS_URL): refusing to start")
+    if not production:
+        return
+    if setting(config, "GATEWAY_JWT_SECRET") == DEV_JWT_SECRET:
+        raise InsecureSetting("GATEWAY_JWT_SECRET is the published development secret")
+    missing = [k for k in ("GATEWAY_JWT_AUDIENCE", "GATEWAY_JWT_ISSUER") if not setting(config, k)]
+    if missing:
+        raise InsecureSetting(f"production requires {' and '.join(missing)}: every token must "
+                              "name this platform as audience and the identity provider as issuer")
+
+
 class Gate(DependencyProvider):
     """What every route does first: ``caller = self.gate.enter(request)``.
 
@@ -107,8 +127,11 @@ class Gate(DependencyProvider):
         config = self.container.config
         self.caller_key = caller_signing_key(config)  # signs the identity every RPC carries
         self.identity_ttl = identity_ttl(config)
+        refuse_development_in_production(config)
         secret = jwt_secret(config)
         jwks_url = setting(config, "GATEWAY_JWKS_URL")
+        if jwks_url and secret == DEV_JWT_SECRET:
+            secret = None  # beside real keys the published secret is never accepted
         if secret == DEV_JWT_SECRET:
             _log.warning("GATEWAY_DEV: accepting tokens signed with the development secret")
         if not secret and not jwks_url:
@@ -118,7 +141,8 @@ class Gate(DependencyProvider):
             CountyProfile.from_config(config), secret=secret, jwks_url=jwks_url,
             audience=setting(config, "GATEWAY_JWT_AUDIENCE"),
             issuer=setting(config, "GATEWAY_JWT_ISSUER"),
-            leeway=float(setting(config, "GATEWAY_JWT_LEEWAY_SECONDS", 30)))
+            leeway=float(setting(config, "GATEWAY_JWT_LEEWAY_SECONDS", 30)),
+            jwks_cache_seconds=int(setting(config, "GATEWAY_JWKS_CACHE_SECONDS", 300)))
         self.trust_forwarded = str(setting(config, "GATEWAY_TRUST_X_FORWARDED_FOR", "") or "") \
             .lower() in ("1", "true", "yes", "on")
 

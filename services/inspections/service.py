@@ -24,7 +24,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
 from kernel.calendar import WorkingCalendar, utcnow
-from kernel.config import ROOT, CountyProfile, setting, setting_json
+from kernel.config import (ROOT, CountyProfile, InsecureSetting, is_production, secret_setting,
+                           setting, setting_json)
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.logs import CallIdLogging
@@ -44,6 +45,7 @@ HERE = Path(__file__).parent
 MIGRATIONS = HERE / "migrations"
 CONFIG_DIR = ROOT / "config" / "inspections"
 DEV_CODE_KEY = "qinqing-development-entry-code-key"  # never for production: set INS_CODE_KEY
+DEV_TASKFORCE_HEAD = "tf-head"  # config/inspections/inspections.yaml's example head
 _OFF = ("none", "off", "-")
 _DECISION_ACTIONS = {domain.APPROVED: "approve", domain.REJECTED: "reject"}
 
@@ -69,11 +71,13 @@ class Rules(DependencyProvider):
         self.heads = frozenset(setting_json(config, "INS_TASKFORCE_HEADS", []))
         self.directory_departments = frozenset(
             setting_json(config, "INS_DIRECTORY_DEPARTMENTS", ["market"]))
-        key = setting(config, "INS_CODE_KEY")
-        if not key:
+        if is_production(config) and DEV_TASKFORCE_HEAD in self.heads:
+            raise InsecureSetting(f"INS_TASKFORCE_HEADS holds the development head "
+                                  f"{DEV_TASKFORCE_HEAD!r}: name the real heads in production")
+        key = secret_setting(config, "INS_CODE_KEY", DEV_CODE_KEY)  # refused in production
+        if key == DEV_CODE_KEY:
             _log.warning("INS_CODE_KEY is not set: entry codes are signed with the development "
                          "key; set INS_CODE_KEY for any real use")
-            key = DEV_CODE_KEY
         self.code_key = key.encode("utf-8")
         base = setting(config, "INS_PUBLIC_BASE_URL")
         if not base:
