@@ -28,7 +28,7 @@ from . import keys
 from .access import DEPARTMENT, ENTERPRISE, TOKEN_ROLES, check_role, scopes_from_claims
 from .credentials import DEV_JWT_SECRET, MAX_SUB, is_dev, jwt_secret
 from .problems import ServiceUnavailable
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, TrustedProxies
 
 _log = logging.getLogger(__name__)
 
@@ -143,8 +143,7 @@ class Gate(DependencyProvider):
             issuer=setting(config, "GATEWAY_JWT_ISSUER"),
             leeway=float(setting(config, "GATEWAY_JWT_LEEWAY_SECONDS", 30)),
             jwks_cache_seconds=int(setting(config, "GATEWAY_JWKS_CACHE_SECONDS", 300)))
-        self.trust_forwarded = str(setting(config, "GATEWAY_TRUST_X_FORWARDED_FOR", "") or "") \
-            .lower() in ("1", "true", "yes", "on")
+        self.proxies = TrustedProxies(setting(config, "TRUSTED_PROXIES", ""))
 
     def start(self):
         self.store = next(d for d in self.container.dependencies if isinstance(d, Database)).store
@@ -173,12 +172,10 @@ class Gate(DependencyProvider):
         return None
 
     def client_address(self, request):
-        """The caller's address; behind one trusted reverse proxy, the address
-        that proxy saw (the last X-Forwarded-For entry: earlier ones are the
-        client's own words)."""
-        if self.trust_forwarded and request.headers.get("X-Forwarded-For"):
-            return request.headers["X-Forwarded-For"].split(",")[-1].strip()
-        return request.remote_addr or "unknown"
+        """The caller's address; through a trusted proxy (TRUSTED_PROXIES), the
+        client's address as the proxies recorded it in X-Forwarded-For."""
+        return self.proxies.client_address(request.remote_addr,
+                                           request.headers.get("X-Forwarded-For"))
 
 
 class GateHandle:
