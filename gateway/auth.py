@@ -123,6 +123,12 @@ class Gate(DependencyProvider):
     """
     limiter = RateLimiter()
 
+    def bind(self, container, attr_name):
+        # Refuse when the container is made, before any extension starts.
+        caller_signing_key(container.config)
+        refuse_development_in_production(container.config)
+        return super().bind(container, attr_name)
+
     def setup(self):
         config = self.container.config
         self.caller_key = caller_signing_key(config)  # signs the identity every RPC carries

@@ -113,6 +113,12 @@ class CallerIdentity(DependencyProvider):
     calls and identities not signed with ``CALLER_SIGNING_KEY`` (or expired).
     In production an unset key stops the service at start."""
 
+    def bind(self, container, attr_name):
+        # Checked when the container is made, before any extension starts: a
+        # refusal then leaves nothing half set up (setups run concurrently).
+        caller_signing_key(container.config)
+        return super().bind(container, attr_name)
+
     def setup(self):
         self.key = caller_signing_key(self.container.config)
         self.ttl = identity_ttl(self.container.config)

@@ -54,6 +54,10 @@ class Rules(DependencyProvider):
     """The county's reference data, the rules' configuration, the calendar, the
     entry-code key and the public pages' templates."""
 
+    def bind(self, container, attr_name):
+        _production_checked(container.config)  # refused before anything starts
+        return super().bind(container, attr_name)
+
     def setup(self):
         config = self.container.config
         self.profile = CountyProfile.from_config(config)
@@ -71,10 +75,7 @@ class Rules(DependencyProvider):
         self.heads = frozenset(setting_json(config, "INS_TASKFORCE_HEADS", []))
         self.directory_departments = frozenset(
             setting_json(config, "INS_DIRECTORY_DEPARTMENTS", ["market"]))
-        if is_production(config) and DEV_TASKFORCE_HEAD in self.heads:
-            raise InsecureSetting(f"INS_TASKFORCE_HEADS holds the development head "
-                                  f"{DEV_TASKFORCE_HEAD!r}: name the real heads in production")
-        key = secret_setting(config, "INS_CODE_KEY", DEV_CODE_KEY)  # refused in production
+        key = _production_checked(config)
         if key == DEV_CODE_KEY:
             _log.warning("INS_CODE_KEY is not set: entry codes are signed with the development "
                          "key; set INS_CODE_KEY for any real use")
@@ -133,6 +134,15 @@ def _path(value):
     """A configured file: absolute, or relative to the project's root."""
     path = Path(value)
     return path if path.is_absolute() else ROOT / path
+
+
+def _production_checked(config):
+    """The entry-code key; in production neither it nor the heads may be the
+    development defaults (kernel.config.InsecureSetting)."""
+    if is_production(config) and DEV_TASKFORCE_HEAD in setting_json(config, "INS_TASKFORCE_HEADS", []):
+        raise InsecureSetting(f"INS_TASKFORCE_HEADS holds the development head "
+                              f"{DEV_TASKFORCE_HEAD!r}: name the real heads in production")
+    return secret_setting(config, "INS_CODE_KEY", DEV_CODE_KEY)
 
 
 def _no_penalty_list(config):
