@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-export clean services
 
 all: test
 
@@ -62,6 +62,10 @@ bench-profile: install
 	@bash scripts/ensure-services.sh postgres
 	$(PY) -m pip install -q py-spy==0.4.3
 	$(PY) -m bench.run --profile
+
+## bench-export: memory of a 100,000-row ledger export job, CSV and XLSX
+bench-export: install
+	$(PY) -m bench.export_memory --rows 100000
 
 clean:
 	rm -rf var .pytest_cache *.egg-info

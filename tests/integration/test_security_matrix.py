@@ -36,7 +36,8 @@ OBJECTS = {"enterprise": {"own": "A", "other tenant": "B", "other department": "
 def _path_for(path, params, appeal_id, credit_code):
     values = {"appeal_id": appeal_id, "service_request_id": appeal_id, "credit_code": credit_code,
               "inspection_id": MISSING, "draw_id": MISSING, "token": "not-a-token",
-              "key_id": "0123456789ab", "service_code": "permit", "fmt": "json"}
+              "key_id": "0123456789ab", "service_code": "permit", "fmt": "json",
+              "job_id": "0" * 32}
     for p in params:
         path = path.replace("{%s}" % p, str(values[p]))
     return path
