@@ -12,11 +12,16 @@ FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold."""
+    return _NOT_XML.sub("", text)
+
+
 def safe_cell(value):
     """The value as a spreadsheet may hold it; numbers and None unchanged."""
     if not isinstance(value, str):
         return value
-    value = _NOT_XML.sub("", value)
+    value = xml_text(value)
     if value.startswith(FORMULA_TRIGGERS):
         return "'" + value
     return value
