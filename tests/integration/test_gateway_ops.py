@@ -26,6 +26,9 @@ OPERATIONS = {
     ("/open311/v2/requests/{service_request_id}.{fmt}", "get"),
     ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
     ("/docs", "get"),
+    # export jobs (issue 13)
+    ("/api/v1/appeals/exports", "post"), ("/api/v1/exports/{job_id}", "get"),
+    ("/api/v1/exports/{job_id}/file", "get"),
 } | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS
 
 
