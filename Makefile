@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify clean services
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify bench-export clean services
 .PHONY: deploy-tools k8s-check
 
 all: test
@@ -87,6 +87,10 @@ deploy-tools: $(DEPLOY_VENV)/.installed
 ## k8s-check: render k8s/'s overlays, validate them, checkov, the connection budget (< 1 min)
 k8s-check: install deploy-tools
 	QQ_REQUIRE_DEPLOY_TOOLS=1 $(PYTEST) tests/deploy -q
+
+## bench-export: memory of a 100,000-row ledger export job, CSV and XLSX
+bench-export: install
+	$(PY) -m bench.export_memory --rows 100000
 
 clean:
 	rm -rf var .pytest_cache *.egg-info

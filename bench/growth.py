@@ -26,7 +26,7 @@ from sqlalchemy import text  # noqa: E402
 
 from bench.common import free_port, percentile  # noqa: E402
 from kernel.db import Database  # noqa: E402
-from kernel.rpc import Caller  # noqa: E402
+from kernel.rpc import Caller, caller_signing_key  # noqa: E402
 from services.appeals.service import AppealsService  # noqa: E402
 
 TASKFORCE = Caller(role="taskforce", sub="bench-tf", org="taskforce")
@@ -90,7 +90,7 @@ def sweep(container):
 def page_times(container, query, repeat):
     """p50 and p99 of ``list_appeals(query)`` in ms, and the page's size."""
     times, size = [], 0
-    ctx = {"caller": TASKFORCE.to_header()}
+    ctx = {"caller": TASKFORCE.to_header(caller_signing_key(container.config))}
     for _ in range(repeat):
         started = time.perf_counter()
         with entrypoint_hook(container, "list_appeals", context_data=ctx) as hook:

@@ -18,17 +18,17 @@ import jwt
 from marshmallow import ValidationError
 from nameko.extensions import DependencyProvider
 
-from kernel.config import CountyProfile, setting
+from kernel.config import CountyProfile, InsecureSetting, is_production, setting
 from kernel.db import Database
 from kernel.errors import Unauthorized
-from kernel.rpc import Caller, CallerIdentity
+from kernel.rpc import Caller, CallerIdentity, caller_signing_key, identity_ttl
 from kernel.validators import normalise_credit_code
 
 from . import keys
 from .access import DEPARTMENT, ENTERPRISE, TOKEN_ROLES, check_role, scopes_from_claims
-from .credentials import DEV_JWT_SECRET, MAX_SUB, jwt_secret
+from .credentials import DEV_JWT_SECRET, MAX_SUB, is_dev, jwt_secret
 from .problems import ServiceUnavailable
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, TrustedProxies
 
 _log = logging.getLogger(__name__)
 
@@ -36,11 +36,14 @@ class TokenVerifier:
     """Turns a bearer token into a Caller, or refuses it (401)."""
 
     def __init__(self, profile, secret=None, jwks_url=None, audience=None, issuer=None,
-                 leeway=30):
+                 leeway=30, jwks_cache_seconds=300):
         self.profile = profile
         self.secret = secret
-        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5) \
-            if jwks_url else None
+        # The key set is cached for ``jwks_cache_seconds`` and nothing longer:
+        # a key the identity provider withdraws stops being trusted within that
+        # time (PyJWKClient's per-key cache would keep trusting it forever).
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=False, cache_jwk_set=True,
+                                    lifespan=jwks_cache_seconds, timeout=5) if jwks_url else None
         self.audience = audience
         self.issuer = issuer
         self.leeway = leeway
@@ -94,6 +97,23 @@ class TokenVerifier:
         return Caller(role=role, sub=sub, org=org or "", scopes=scopes_from_claims(role, claims))
 
 
+def refuse_development_in_production(config):
+    """Development mode only where nothing says production; production only
+    with its own secret, audience and issuer (raises InsecureSetting at start)."""
+    production = is_production(config)
+    if is_dev(config) and (production or setting(config, "GATEWAY_JWKS_URL")):
+        raise InsecureSetting("GATEWAY_DEV is set where production settings are "
+                              "(QQ_ENV=production or GATEWAY_JWKS_URL): refusing to start")
+    if not production:
+        return
+    if setting(config, "GATEWAY_JWT_SECRET") == DEV_JWT_SECRET:
+        raise InsecureSetting("GATEWAY_JWT_SECRET is the published development secret")
+    missing = [k for k in ("GATEWAY_JWT_AUDIENCE", "GATEWAY_JWT_ISSUER") if not setting(config, k)]
+    if missing:
+        raise InsecureSetting(f"production requires {' and '.join(missing)}: every token must "
+                              "name this platform as audience and the identity provider as issuer")
+
+
 class Gate(DependencyProvider):
     """What every route does first: ``caller = self.gate.enter(request)``.
 
@@ -103,10 +123,21 @@ class Gate(DependencyProvider):
     """
     limiter = RateLimiter()
 
+    def bind(self, container, attr_name):
+        # Refuse when the container is made, before any extension starts.
+        caller_signing_key(container.config)
+        refuse_development_in_production(container.config)
+        return super().bind(container, attr_name)
+
     def setup(self):
         config = self.container.config
+        self.caller_key = caller_signing_key(config)  # signs the identity every RPC carries
+        self.identity_ttl = identity_ttl(config)
+        refuse_development_in_production(config)
         secret = jwt_secret(config)
         jwks_url = setting(config, "GATEWAY_JWKS_URL")
+        if jwks_url and secret == DEV_JWT_SECRET:
+            secret = None  # beside real keys the published secret is never accepted
         if secret == DEV_JWT_SECRET:
             _log.warning("GATEWAY_DEV: accepting tokens signed with the development secret")
         if not secret and not jwks_url:
@@ -116,9 +147,9 @@ class Gate(DependencyProvider):
             CountyProfile.from_config(config), secret=secret, jwks_url=jwks_url,
             audience=setting(config, "GATEWAY_JWT_AUDIENCE"),
             issuer=setting(config, "GATEWAY_JWT_ISSUER"),
-            leeway=float(setting(config, "GATEWAY_JWT_LEEWAY_SECONDS", 30)))
-        self.trust_forwarded = str(setting(config, "GATEWAY_TRUST_X_FORWARDED_FOR", "") or "") \
-            .lower() in ("1", "true", "yes", "on")
+            leeway=float(setting(config, "GATEWAY_JWT_LEEWAY_SECONDS", 30)),
+            jwks_cache_seconds=int(setting(config, "GATEWAY_JWKS_CACHE_SECONDS", 300)))
+        self.proxies = TrustedProxies(setting(config, "TRUSTED_PROXIES", ""))
 
     def start(self):
         self.store = next(d for d in self.container.dependencies if isinstance(d, Database)).store
@@ -147,12 +178,10 @@ class Gate(DependencyProvider):
         return None
 
     def client_address(self, request):
-        """The caller's address; behind one trusted reverse proxy, the address
-        that proxy saw (the last X-Forwarded-For entry: earlier ones are the
-        client's own words)."""
-        if self.trust_forwarded and request.headers.get("X-Forwarded-For"):
-            return request.headers["X-Forwarded-For"].split(",")[-1].strip()
-        return request.remote_addr or "unknown"
+        """The caller's address; through a trusted proxy (TRUSTED_PROXIES), the
+        client's address as the proxies recorded it in X-Forwarded-For."""
+        return self.proxies.client_address(request.remote_addr,
+                                           request.headers.get("X-Forwarded-For"))
 
 
 class GateHandle:
@@ -181,7 +210,7 @@ class GateHandle:
             raise Unauthorized("credentials required: 'Authorization: Bearer <token>' or 'X-API-Key'")
         gate.limiter.charge(f"{caller.role}:{caller.org}:{caller.sub}", caller.role)
         check_role(caller, roles)
-        identity = CallerIdentity.Handle(self._ctx)
+        identity = CallerIdentity.Handle(self._ctx, gate.caller_key, gate.identity_ttl)
         identity.set(caller)  # every RPC from this worker carries it (GW-2)
         identity.set_request_id(self._ctx.data.get("request_id"))
         return caller

@@ -10,6 +10,8 @@ spec's; everything here is pure mapping, no I/O.
 """
 import xml.etree.ElementTree as ET
 
+from kernel.exports import xml_text
+
 OPEN, CLOSED = "open", "closed"
 # Our statuses on the spec's two: an appeal is open until it is closed (销号).
 OPEN_STATUSES = ("received", "assigned", "accepted", "replied")
@@ -162,4 +164,4 @@ def _fill(element, name, value):
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = xml_text(str(value))  # control characters would break the document

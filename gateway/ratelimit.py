@@ -1,21 +1,32 @@
-"""Rate limits per credential: a token bucket for each caller, per gateway instance.
+"""Rate limits per credential, shared by every gateway replica.
 
 Each credential (a token's subject, an API key, or the client address when
-anonymous) has a bucket of ``burst`` tokens refilled at ``per_second``; a
-request takes one or is refused with the seconds until one is back
-(``Retry-After``). Buckets live in this process: with N gateway instances
-behind a load balancer a caller gets up to N times the limit. That is the
-documented trade for needing no shared store on every request.
+anonymous) may make ``burst`` requests; they come back at ``per_second``. A
+refused request gets the seconds until one is back (``Retry-After``).
+
+With ``GATEWAY_REDIS_URL`` the counts live in Redis (the ``limits`` library's
+moving window: at most ``burst`` requests in any ``burst / per_second``
+seconds), so N replicas behind a load balancer give one limit, not N. Without
+Redis, or while it does not answer, each instance counts in memory (a token
+bucket): the limit then holds per instance, which errs towards allowing.
 """
+import ipaddress
+import logging
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from limits import RateLimitItemPerSecond
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
 from nameko.extensions import Extension
 
 from kernel.config import setting, setting_json
 
 from .problems import TooManyRequests
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,12 +72,37 @@ def _limit(value, fallback):
                  float(value.get("per_second", fallback.per_second)))
 
 
+class SharedWindows:
+    """The limits in Redis: one moving window per credential for all replicas."""
+
+    def __init__(self, url, namespace, default: Limit, per_role=None):
+        self.storage = RedisStorage(url, key_prefix=namespace, wrap_exceptions=True,
+                                    socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.windows = MovingWindowRateLimiter(self.storage)
+        self.items = {role: _window(limit) for role, limit in (per_role or {}).items()}
+        self.default = _window(default)
+
+    def take(self, key, role=None):
+        item = self.items.get(role, self.default)
+        if self.windows.hit(item, key):
+            return 0.0
+        return max(1.0, self.windows.get_window_stats(item, key).reset_time - time.time())
+
+
+def _window(limit: Limit):
+    """``burst`` requests per ``burst / per_second`` seconds: the same average
+    rate and the same burst as the bucket."""
+    seconds = math.ceil(limit.burst / limit.per_second) if limit.per_second > 0 else 86_400
+    return RateLimitItemPerSecond(max(1, int(limit.burst)), max(1, seconds))
+
+
 class RateLimiter(Extension):
-    """The container's buckets (an extension of the Gate).
+    """The gateway's limits (an extension of the Gate).
 
     ``GATEWAY_RATE_BURST`` and ``GATEWAY_RATE_PER_SECOND`` for every caller;
     ``GATEWAY_RATE_LIMITS`` ({"channel": {"burst": 600, "per_second": 50}, …})
-    per role. ``charge(key, role)`` raises TooManyRequests."""
+    per role; ``GATEWAY_REDIS_URL`` (and ``GATEWAY_RATE_NAMESPACE``, the key
+    prefix) to share them. ``charge(key, role)`` raises TooManyRequests."""
 
     def setup(self):
         config = self.container.config
@@ -75,8 +111,60 @@ class RateLimiter(Extension):
         per_role = {role: _limit(v, default)
                     for role, v in setting_json(config, "GATEWAY_RATE_LIMITS", {}).items()}
         self.buckets = TokenBuckets(default, per_role)
+        self.shared = None
+        url = setting(config, "GATEWAY_REDIS_URL")
+        if url:
+            self.shared = SharedWindows(url, setting(config, "GATEWAY_RATE_NAMESPACE", "qinqing-rate"),
+                                        default, per_role)
+            if not self.shared.storage.check():
+                _log.warning("Redis for rate limits does not answer: counting in memory until it does")
+        self._shared_down = False
 
     def charge(self, key, role=None):
-        wait = self.buckets.take(key, role)
+        wait = self._take(key, role)
         if wait > 0:
             raise TooManyRequests(wait)
+
+    def _take(self, key, role):
+        if self.shared is not None:
+            try:
+                wait = self.shared.take(key, role)
+                if self._shared_down:
+                    _log.info("Redis for rate limits answers again: limits are shared")
+                    self._shared_down = False
+                return wait
+            except Exception:  # limits wraps Redis's errors: fall back, say so once
+                if not self._shared_down:
+                    _log.warning("Redis for rate limits is unreachable: counting in memory")
+                    self._shared_down = True
+        return self.buckets.take(key, role)
+
+
+class TrustedProxies:
+    """Whose ``X-Forwarded-For`` counts (``TRUSTED_PROXIES``: addresses or
+    networks, comma-separated). Through a trusted proxy the client is the
+    right-most address that is not itself a trusted proxy; entries left of it
+    are the client's own words and never count."""
+
+    def __init__(self, spec):
+        self.networks = [ipaddress.ip_network(p.strip(), strict=False)
+                         for p in (spec or "").split(",") if p.strip()]
+
+    def trusts(self, address):
+        try:
+            ip = ipaddress.ip_address((address or "").strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def client_address(self, remote_addr, forwarded_for):
+        if not forwarded_for or not self.trusts(remote_addr):
+            return remote_addr or "unknown"
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                try:
+                    return str(ipaddress.ip_address(hop))
+                except ValueError:
+                    break  # garbage from the client's side of the chain
+        return remote_addr or "unknown"

@@ -6,6 +6,7 @@ gateway.service:GatewayService``); port 8000, or GATEWAY_PORT.
 """
 from .routes.api_keys import ApiKeyRoutes
 from .routes.appeals import AppealRoutes
+from .routes.exports import ExportRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.lists import ListRoutes
 from .routes.notify import NotifyRoutes
@@ -17,7 +18,7 @@ from .routes.routing import RoutingRoutes
 from .routes.scoring import ScoringRoutes
 
 
-class GatewayService(AppealRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
+class GatewayService(AppealRoutes, ExportRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
                      OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes, ScoringRoutes,
                      NotifyRoutes):
     name = "gateway"

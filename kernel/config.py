@@ -63,3 +63,26 @@ class CountyProfile:
     @classmethod
     def from_config(cls, config):
         return cls.load(setting(config, "COUNTY_PROFILE"))
+
+
+# -- production and its refusals ------------------------------------------------------
+class InsecureSetting(RuntimeError):
+    """A development fallback met a production deployment: refuse to start."""
+
+
+def is_production(config) -> bool:
+    """``QQ_ENV=production`` (set by the k8s manifests): no development fallback
+    is used, a missing secret stops the process at start."""
+    return str(setting(config, "QQ_ENV", "") or "").strip().lower() in ("production", "prod")
+
+
+def secret_setting(config, key, dev_default):
+    """A secret: the configured value; in development the documented default,
+    in production a refusal to start when it is unset or is that default."""
+    value = setting(config, key)
+    if is_production(config):
+        if not value or value == dev_default:
+            raise InsecureSetting(f"{key} must be set to a secret of this deployment "
+                                  f"(QQ_ENV=production refuses the development default)")
+        return value
+    return value or dev_default

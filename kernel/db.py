@@ -66,6 +66,9 @@ def normalise_url(url):
 
 
 def make_engine(url, **kwargs):
+    # A failed statement's message and SQLAlchemy's logs leave out the bound
+    # values: they hold names, phone numbers and e-mail addresses.
+    kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]

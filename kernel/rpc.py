@@ -8,8 +8,19 @@ raises ``nameko.exceptions.RpcTimeout``.
 Identity (GW-2): the gateway authenticates and puts ``Caller`` into the worker
 context (``caller`` key); nameko propagates context data as message headers,
 so the service sees the same caller and checks access again.
+
+The header is signed: ``<payload>.<HMAC-SHA256>`` (both base64url) with the
+shared ``CALLER_SIGNING_KEY``, the payload carrying an expiry a few minutes
+ahead (``CALLER_IDENTITY_TTL_SECONDS``). Anything that can publish to the broker
+but does not hold the key cannot act as someone else: a service refuses an
+unsigned, altered or expired identity (``CallerIdentity.require``).
 """
+import base64
+import hashlib
+import hmac
 import json
+import logging
+import time
 from dataclasses import asdict, dataclass, field
 
 import eventlet
@@ -18,8 +29,34 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from kernel.config import setting
+from kernel.config import secret_setting, setting
 from kernel.errors import Unauthorized
+
+_log = logging.getLogger(__name__)
+
+# Development only: kernel.config.secret_setting refuses it when QQ_ENV=production.
+DEV_CALLER_SIGNING_KEY = "qinqing-development-caller-key-never-use-in-production"
+DEFAULT_IDENTITY_TTL = 300  # seconds a signed identity is honoured
+
+
+def caller_signing_key(config) -> bytes:
+    return secret_setting(config, "CALLER_SIGNING_KEY", DEV_CALLER_SIGNING_KEY).encode("utf-8")
+
+
+def identity_ttl(config) -> float:
+    return float(setting(config, "CALLER_IDENTITY_TTL_SECONDS", DEFAULT_IDENTITY_TTL))
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(key: bytes, payload: str) -> str:
+    return _b64(hmac.new(key, payload.encode("ascii"), hashlib.sha256).digest())
 
 ROLES = ("enterprise", "department", "channel", "taskforce", "admin", "system")
 
@@ -34,17 +71,31 @@ class Caller:
     name: str = ""
     scopes: tuple = field(default_factory=tuple)
 
-    def to_header(self) -> str:
+    def to_header(self, key: bytes, ttl: float = DEFAULT_IDENTITY_TTL, now=None) -> str:
+        """The signed identity: ``<payload>.<mac>``, valid for ``ttl`` seconds."""
         d = asdict(self)
         d["scopes"] = list(self.scopes)
-        return json.dumps(d, separators=(",", ":"))
+        d["exp"] = int((now if now is not None else time.time()) + ttl)
+        payload = _b64(json.dumps(d, separators=(",", ":")).encode("utf-8"))
+        return f"{payload}.{_mac(key, payload)}"
 
     @classmethod
-    def from_header(cls, raw):
-        if not raw:
+    def from_header(cls, raw, key: bytes, now=None):
+        """The caller a header names, or None when it is absent, unsigned,
+        altered or expired."""
+        if not raw or not isinstance(raw, str) or raw.count(".") != 1:
             return None
-        d = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        if d.get("role") not in ROLES:
+        payload, mac = raw.split(".")
+        if not hmac.compare_digest(mac.encode("ascii", "replace"),
+                                   _mac(key, payload).encode("ascii")):
+            return None
+        try:
+            d = json.loads(_unb64(payload))
+        except ValueError:
+            return None
+        if not isinstance(d, dict) or d.get("role") not in ROLES:
+            return None
+        if not isinstance(d.get("exp"), int) or d["exp"] < (now if now is not None else time.time()):
             return None
         return cls(role=d["role"], sub=d.get("sub", ""), org=d.get("org", ""),
                    name=d.get("name", ""), scopes=tuple(d.get("scopes", ())))
@@ -58,30 +109,48 @@ SYSTEM = Caller(role="system", sub="system")
 
 
 class CallerIdentity(DependencyProvider):
-    """``self.caller.get()`` in an entrypoint; ``require()`` refuses anonymous calls."""
+    """``self.caller.get()`` in an entrypoint; ``require()`` refuses anonymous
+    calls and identities not signed with ``CALLER_SIGNING_KEY`` (or expired).
+    In production an unset key stops the service at start."""
+
+    def bind(self, container, attr_name):
+        # Checked when the container is made, before any extension starts: a
+        # refusal then leaves nothing half set up (setups run concurrently).
+        caller_signing_key(container.config)
+        return super().bind(container, attr_name)
+
+    def setup(self):
+        self.key = caller_signing_key(self.container.config)
+        self.ttl = identity_ttl(self.container.config)
 
     class Handle:
-        def __init__(self, worker_ctx):
+        def __init__(self, worker_ctx, key, ttl=DEFAULT_IDENTITY_TTL):
             self._ctx = worker_ctx
+            self._key = key
+            self._ttl = ttl
 
         def get(self):
-            return Caller.from_header(self._ctx.data.get("caller"))
+            raw = self._ctx.data.get("caller")
+            caller = Caller.from_header(raw, self._key)
+            if raw and caller is None:
+                _log.warning("refused a caller identity that is unsigned, altered or expired")
+            return caller
 
         def require(self):
             caller = self.get()
             if caller is None:
-                raise Unauthorized("no caller identity in the call context")
+                raise Unauthorized("no valid caller identity in the call context")
             return caller
 
         def set(self, caller: Caller):
             """Used by the gateway: every RPC it makes from now carries ``caller``."""
-            self._ctx.data["caller"] = caller.to_header()
+            self._ctx.data["caller"] = caller.to_header(self._key, self._ttl)
 
         def set_request_id(self, request_id):
             self._ctx.data["request_id"] = request_id
 
     def get_dependency(self, worker_ctx):
-        return self.Handle(worker_ctx)
+        return self.Handle(worker_ctx, self.key, self.ttl)
 
 
 class _TimedMethodProxy(MethodProxy):
@@ -122,10 +191,11 @@ class TimedRpcProxy(RpcProxy):
 
 
 def cluster_proxy(config, caller: Caller = None, timeout=None, request_id=None):
-    """A standalone proxy (CLI, tests, benchmarks) — one per green thread, never shared."""
+    """A standalone proxy (CLI, tests, benchmarks) — one per green thread, never
+    shared. The caller is signed with the config's ``CALLER_SIGNING_KEY``."""
     context = {}
     if caller is not None:
-        context["caller"] = caller.to_header()
+        context["caller"] = caller.to_header(caller_signing_key(config), identity_ttl(config))
     if request_id:
         context["request_id"] = request_id
     return ClusterRpcProxy(config, context_data=context,

@@ -89,6 +89,8 @@ def base_config(amqp_uri):
         "RPC_TIMEOUT_SECONDS": 20,
         "OUTBOX_POLL_SECONDS": 0.1,
         "SWEEP_INTERVAL_SECONDS": 3600,  # tests that sweep set their own
+        # Services verify, and rpc()/cluster_proxy sign, the caller with this key.
+        "CALLER_SIGNING_KEY": "test-caller-signing-key-0123456789abcdef",
     }
 
 

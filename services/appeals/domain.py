@@ -187,7 +187,8 @@ def can_see(appeal, caller: Caller) -> bool:
     if caller.role == "department":
         return appeal.lead_department == caller.org or caller.org in (appeal.co_departments or [])
     if caller.role == "channel":
-        return appeal.channel == caller.org and appeal.created_by == caller.sub
+        # the channel's organisation, whichever of its keys filed it (keys rotate)
+        return appeal.channel == caller.org
     return False
 
 

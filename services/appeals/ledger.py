@@ -13,6 +13,7 @@ from openpyxl import Workbook
 from sqlalchemy import String, and_, case, cast, func, or_, select
 
 from kernel.calendar import SHANGHAI
+from kernel.exports import safe_cell
 
 from . import domain
 from .models import Appeal, RectificationItem
@@ -31,7 +32,7 @@ def visibility_clause(caller):
         # SQLite and PostgreSQL without a dialect-specific operator.
         return _lead_or_co(Appeal, caller.org)
     if caller.role == "channel":
-        return and_(Appeal.channel == caller.org, Appeal.created_by == caller.sub)
+        return Appeal.channel == caller.org  # as domain.can_see: by organisation
     return Appeal.id < 0  # unknown role: nothing
 
 
@@ -166,7 +167,8 @@ def spreadsheet(sheet, header, rows, fmt, stem, now):
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(header)
-        writer.writerows(rows)
+        for row in rows:  # every cell made safe to open (formula injection, XML)
+            writer.writerow([safe_cell(c) for c in row])
         data = ("\ufeff" + buf.getvalue()).encode("utf-8")
         ctype = "text/csv; charset=utf-8"
     else:
@@ -174,7 +176,7 @@ def spreadsheet(sheet, header, rows, fmt, stem, now):
         ws = wb.create_sheet(sheet)
         ws.append(header)
         for row in rows:
-            ws.append(row)
+            ws.append([safe_cell(c) for c in row])
         buf = io.BytesIO()
         wb.save(buf)
         data = buf.getvalue()

@@ -1,5 +1,6 @@
 """Nameko entrypoints of the appeals service. Thin: validate with the schema,
 apply the domain, commit state and events together (outbox), answer."""
+import base64
 import json
 import logging
 from pathlib import Path
@@ -16,13 +17,14 @@ from kernel.consumers import consumes
 from kernel.db import Database
 from kernel.entrypoints import (create_once, object_id, require_staff, scoped_key,
                                 service_dependencies, stale_is_conflict)
+from kernel.exports import export_dir
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.outbox import OutboxRelay
 from kernel.schemas import dump
 from kernel.rpc import SYSTEM, rpc
 from kernel.timers import configurable_timer
 
-from . import domain, ledger, schemas
+from . import domain, exports, ledger, schemas
 from .models import (Appeal, AppealHistory, Enterprise, Escalation, RectificationItem,
                      RectificationList, RouteChange, RoutingRule, outbox_table, processed_table)
 
@@ -210,6 +212,29 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         q = schemas.load(schemas.LedgerExportQuery, query)
         with self.db.reading() as s:
             return dump(schemas.ExportOut, ledger.export(s, q, caller, utcnow()))
+
+    # Exports as jobs (issue 13): written in the background, fetched in chunks.
+    @rpc
+    def start_export(self, query):
+        caller = self.caller.require()
+        q = schemas.load(schemas.ExportQuery, query)
+        job = exports.create(self.db, query, q, caller, utcnow())
+        config = self.container_config
+        self.rules.container.spawn_managed_thread(
+            lambda: exports.run(self.db, job["id"], export_dir(config),
+                                int(setting(config, "EXPORT_PAGE_ROWS", 1000))),
+            identifier=f"export-{job['id']}")
+        return job
+
+    @rpc
+    def export_status(self, job_id):
+        return exports.find(self.db, job_id, self.caller.require())
+
+    @rpc
+    def export_chunk(self, job_id, offset=0):
+        data = exports.chunk(self.db, job_id, self.caller.require(), offset,
+                             export_dir(self.container_config))
+        return {"offset": offset, "content_base64": base64.b64encode(data).decode("ascii")}
 
     @rpc
     def monthly_stats(self, query):

@@ -9,7 +9,8 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy.exc import IntegrityError
 
 from kernel.calendar import WorkingCalendar, utcnow
-from kernel.config import ROOT, CountyProfile, setting, setting_json
+from kernel.config import (ROOT, CountyProfile, InsecureSetting, is_production, secret_setting,
+                           setting, setting_json)
 from kernel.db import Database
 from kernel.outbox import OutboxRelay
 
@@ -19,12 +20,17 @@ from .models import Enterprise, InspectionItem, Inspector
 _log = logging.getLogger(__name__)
 CONFIG_DIR = ROOT / "config" / "inspections"
 DEV_CODE_KEY = "qinqing-development-entry-code-key"  # never for production: set INS_CODE_KEY
+DEV_TASKFORCE_HEAD = "tf-head"  # config/inspections/inspections.yaml's example head
 _OFF = ("none", "off", "-")
 
 
 class Rules(DependencyProvider):
     """The county's reference data, the rules' configuration, the calendar and
     the entry-code key."""
+
+    def bind(self, container, attr_name):
+        _production_checked(container.config)  # refused before anything starts
+        return super().bind(container, attr_name)
 
     def setup(self):
         config = self.container.config
@@ -44,11 +50,10 @@ class Rules(DependencyProvider):
         self.heads = frozenset(setting_json(config, "INS_TASKFORCE_HEADS", []))
         self.directory_departments = frozenset(
             setting_json(config, "INS_DIRECTORY_DEPARTMENTS", ["market"]))
-        key = setting(config, "INS_CODE_KEY")
-        if not key:
+        key = _production_checked(config)
+        if key == DEV_CODE_KEY:
             _log.warning("INS_CODE_KEY is not set: entry codes are signed with the development "
                          "key; set INS_CODE_KEY for any real use")
-            key = DEV_CODE_KEY
         self.code_key = key.encode("utf-8")
         base = setting(config, "INS_PUBLIC_BASE_URL")
         if not base:
@@ -117,3 +122,12 @@ def _no_penalty_list(config):
         e = schemas.load(schemas.NoPenaltyIn, entry)
         out.append(domain.NoPenaltyEntry(**e))
     return out
+
+
+def _production_checked(config):
+    """The entry-code key; in production neither it nor the heads may be the
+    development defaults (kernel.config.InsecureSetting)."""
+    if is_production(config) and DEV_TASKFORCE_HEAD in setting_json(config, "INS_TASKFORCE_HEADS", []):
+        raise InsecureSetting(f"INS_TASKFORCE_HEADS holds the development head "
+                              f"{DEV_TASKFORCE_HEAD!r}: name the real heads in production")
+    return secret_setting(config, "INS_CODE_KEY", DEV_CODE_KEY)

@@ -29,6 +29,9 @@ OPERATIONS = {
     ("/open311/v2/requests/{service_request_id}.{fmt}", "get"),
     ("/healthz", "get"), ("/readyz", "get"), ("/metrics", "get"), ("/openapi.json", "get"),
     ("/docs", "get"),
+    # export jobs (issue 13)
+    ("/api/v1/appeals/exports", "post"), ("/api/v1/exports/{job_id}", "get"),
+    ("/api/v1/exports/{job_id}/file", "get"),
     ("/api/v1/routes", "get"), ("/api/v1/routes", "post"), ("/api/v1/routes/history", "get"),
     ("/api/v1/routes/{category}/{town}", "put"), ("/api/v1/routes/{category}/{town}", "delete"),
     ("/api/v1/lists/{list_name}", "get"),
