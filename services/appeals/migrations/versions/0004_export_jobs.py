@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import kernel.db
 
 revision = '0004'
-down_revision = '0001'  # the coordinator re-chains after 0002/0003 at merge
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
