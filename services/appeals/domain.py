@@ -66,6 +66,9 @@ class Policy:
     max_extension_days: int = 15
     default_tier: str = "yellow"
     channel_tiers: dict = field(default_factory=lambda: {"leaders_wechat": "red"})
+    # A sweep that failed for one appeal is retried after this, doubling each time.
+    sweep_retry_seconds: int = 60
+    sweep_retry_max_seconds: int = 6 * 3600
 
     def __post_init__(self):
         offsets = [self.ladder_offsets[s] for s in LADDER]
@@ -188,6 +191,20 @@ def climb(appeal, levels, now, calendar, policy: Policy) -> Effect:
     appeal.escalation_level = levels[-1]
     appeal.next_check_at = next_check(appeal, calendar, policy)
     return effect
+
+
+def escalation_round(appeal) -> int:
+    """Which climb of the ladder this is: a re-open restarts the ladder, so
+    each re-open is a round of its own (the first is 0)."""
+    return appeal.reopen_count or 0
+
+
+def sweep_retry_at(failures: int, now, policy: Policy) -> dt.datetime:
+    """When to try again an appeal whose sweep failed ``failures`` times in a
+    row: the wait doubles each time, up to a cap, so a broken row neither
+    blocks the others nor is forgotten."""
+    wait = policy.sweep_retry_seconds * 2 ** (max(failures, 1) - 1)
+    return now + dt.timedelta(seconds=min(wait, policy.sweep_retry_max_seconds))
 
 
 # -- access (GW-2) ----------------------------------------------------------------
@@ -396,16 +413,29 @@ def _do_feedback(appeal, p, caller, now, calendar, policy, departments, effect):
         appeal.under_review = True
         _reopen(appeal, now, calendar, policy)
         effect.emit("appeal.review_opened", rating=rating)
-    else:
-        appeal.status = CLOSED
-        appeal.closed_at = now
-        effect.emit("appeal.closed", closed_at=now, reason="feedback")
+        return _rating_note(p)
+    appeal.status = CLOSED
+    appeal.closed_at = now
+    effect.emit("appeal.closed", closed_at=now, reason="feedback")
+    if appeal.under_review:
+        # 差评必纠 done: the re-opened appeal's new answer satisfied the enterprise
+        appeal.under_review = False
+        return _rating_note(p) + "; 差评复核结束"
+    return _rating_note(p)
+
+
+def _rating_note(p):
+    rating = p["rating"]
     return f"{rating} {RATINGS[rating]}" + (f": {p['comment']}" if p.get("comment") else "")
 
 
 def _do_close_timeout(appeal, p, caller, now, calendar, policy, departments, effect):
     appeal.closed_at = now
     effect.emit("appeal.closed", closed_at=now, reason="timeout")
+    if appeal.under_review:
+        # the enterprise said nothing against the new answer: the review ends with it
+        appeal.under_review = False
+        return "企业未在期限内评价, 超时销号; 差评复核结束"
     return "企业未在期限内评价, 超时销号"
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 from kernel.calendar import SHANGHAI
 
 from . import domain
-from .models import Appeal
+from .models import Appeal, AppealCoDepartment
 
 
 def visibility_clause(caller):
@@ -25,11 +25,10 @@ def visibility_clause(caller):
     if caller.role == "enterprise":
         return Appeal.enterprise_code == caller.org
     if caller.role == "department":
-        # co_departments is a JSON list; a LIKE on its text form works on both
-        # SQLite and PostgreSQL without a dialect-specific operator.
-        from sqlalchemy import String, cast
+        # co-handlers are rows of their own: an exact, indexed match
         return or_(Appeal.lead_department == caller.org,
-                   cast(Appeal.co_departments, String).like(f'%"{caller.org}"%'))
+                   Appeal.id.in_(select(AppealCoDepartment.appeal_id)
+                                 .where(AppealCoDepartment.department == caller.org)))
     if caller.role == "channel":
         return and_(Appeal.channel == caller.org, Appeal.created_by == caller.sub)
     return Appeal.id < 0  # unknown role: nothing

@@ -195,13 +195,16 @@ class AppealsService:
     def _sweep_one(self, appeal_id, now):
         """One appeal, one transaction. The row's version column makes the
         update conditional: when two instances sweep at once, one wins and the
-        other's update matches no row and rolls back — each step happens once."""
+        other's update matches no row and rolls back — each step happens once.
+        Any other failure is this appeal's alone: it is logged, counted and
+        retried later with back-off, and the sweep goes on with the others."""
         cal, policy = self.rules.calendar, self.rules.policy
         try:
             with self.db.transaction() as s:
                 appeal = s.get(Appeal, appeal_id)
                 if appeal is None or appeal.next_check_at is None or appeal.next_check_at > now:
                     return 0  # another instance got here first
+                appeal.sweep_failures = 0
                 if appeal.status == domain.REPLIED:
                     effect = domain.apply(appeal, "close_timeout", {}, SYSTEM, now, cal, policy)
                 else:
@@ -210,17 +213,37 @@ class AppealsService:
                         appeal.next_check_at = domain.next_check(appeal, cal, policy)
                         return 0
                     effect = domain.climb(appeal, levels, now, cal, policy)
+                    round_ = domain.escalation_round(appeal)
                     for level in levels:
-                        s.add(Escalation(appeal_id=appeal.id, level=level,
+                        s.add(Escalation(appeal_id=appeal.id, round=round_, level=level,
                                          step=domain.LADDER[level - 1],
                                          department=appeal.lead_department, at=now))
                 appeal.updated_at = now
                 s.flush()
                 self._commit_effect(s, appeal, effect, now)
                 return 1
-        except (StaleDataError, IntegrityError):
+        except StaleDataError:
             _log.info("appeal %s: another instance took this step", appeal_id)
             return 0
+        except Exception as exc:
+            self._sweep_failed(appeal_id, now, exc)
+            return 0
+
+    def _sweep_failed(self, appeal_id, now, exc):
+        with self.db.transaction() as s:
+            appeal = s.get(Appeal, appeal_id)
+            if appeal is None or appeal.next_check_at is None or appeal.next_check_at > now:
+                _log.info("appeal %s: another instance took this step", appeal_id)
+                return  # a race lost (e.g. the same step inserted by another instance)
+            appeal.sweep_failures = (appeal.sweep_failures or 0) + 1
+            appeal.next_check_at = domain.sweep_retry_at(appeal.sweep_failures, now,
+                                                         self.rules.policy)
+            failures, retry_at = appeal.sweep_failures, appeal.next_check_at
+        # the exception's class only: its text may quote the row's personal data
+        _log.error("appeal %s: sweep failed (%s), %d in a row; next try at %s",
+                   appeal_id, type(exc).__name__, failures, retry_at.isoformat())
+        self.metrics.counter("qinqing_appeals_sweep_failures",
+                             "Appeals whose sweep failed (each retried later with back-off)").inc()
 
     # -- ledger (APP-8) -----------------------------------------------------------------
     @rpc
