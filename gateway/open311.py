@@ -8,6 +8,7 @@ definition, so a conforming client asks for them); ``attribute[title]`` is
 optional. Field names and status values (``open``/``closed``) are the
 spec's; everything here is pure mapping, no I/O.
 """
+import re
 import xml.etree.ElementTree as ET
 
 OPEN, CLOSED = "open", "closed"
@@ -140,6 +141,18 @@ _ITEM = {"services": "service", "service_requests": "request", "attributes": "at
          "values": "value", "errors": "error"}
 
 
+# Characters XML 1.0 cannot hold at all (not even escaped): control
+# characters but tab, LF and CR, lone surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value) -> str:
+    """``value`` as text an XML document can hold: what it cannot hold is
+    dropped (rows stored before the boundary refused such text), the rest is
+    escaped by the writer."""
+    return _NOT_XML.sub("", str(value))
+
+
 def to_xml(root, data):
     """``data`` (a list or a dict) under ``<root>``, as the spec's XML, UTF-8 with declaration."""
     element = ET.Element(root)
@@ -159,4 +172,4 @@ def _fill(element, name, value):
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = xml_text(value)

@@ -47,6 +47,15 @@ class Rules(DependencyProvider):
                                               defaults.feedback_timeout_days)),
             max_extension_days=int(setting(config, "MAX_EXTENSION_DAYS", defaults.max_extension_days)),
             channel_tiers=setting_json(config, "CHANNEL_TIERS", defaults.channel_tiers),
+            channels_by_role=setting_json(config, "CHANNELS_BY_ROLE", defaults.channels_by_role),
+            backdating_channels=tuple(setting_json(config, "BACKDATING_CHANNELS",
+                                                   defaults.backdating_channels)),
+            received_at_max_days=int(setting(config, "RECEIVED_AT_MAX_DAYS",
+                                             defaults.received_at_max_days)),
+            sweep_retry_seconds=int(setting(config, "SWEEP_RETRY_SECONDS",
+                                            defaults.sweep_retry_seconds)),
+            sweep_retry_max_seconds=int(setting(config, "SWEEP_RETRY_MAX_SECONDS",
+                                                defaults.sweep_retry_max_seconds)),
         )
 
     def start(self):
@@ -88,14 +97,11 @@ class AppealsService:
         if caller.role == "enterprise":
             payload["enterprise_code"] = caller.org  # an enterprise files for itself only
         if caller.role == "channel":
-            payload["channel"] = caller.org  # an integrator's key is bound to its channel
+            # an integrator's key is bound to its channel: the platform records that one
+            payload["channel"] = caller.org
         data = schemas.load(schemas.AppealCreate, payload, profile=self.rules.profile)
         now = utcnow()
-        if data["received_at"] is not None:
-            if caller.role == "enterprise":
-                raise BadInput({"received_at": ["only integrating channels may set it"]})
-            if data["received_at"] > now:
-                raise BadInput({"received_at": ["is in the future"]})
+        domain.check_intake(data["channel"], data["received_at"], caller, now, self.rules.policy)
         key = None
         if data.pop("idempotency_key"):
             # scoped to the caller, hashed to a fixed width whatever the caller's ids

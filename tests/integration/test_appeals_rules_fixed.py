@@ -213,3 +213,68 @@ def test_item8_co_handler_codes_match_exactly(start_service, db_factory, rpc, ca
         assert p.appeals.list_appeals({})["items"] == []
     with rpc(road_1) as p:
         assert [i["id"] for i in p.appeals.list_appeals({})["items"]] == [a["id"]]
+
+
+# -- 2. back-dating --------------------------------------------------------------------
+
+def test_item2_received_at_only_recent_and_only_for_channels_that_record_it(
+        start_service, db_factory, rpc, callers):
+    # rule: APP-4
+    start_service(AppealsService, DB_URL=db_factory("appeals"), RECEIVED_AT_MAX_DAYS=30)
+    refused = [
+        (callers["hotline"], hotline_body(received_at=days_ago(400))),  # years back: refused
+        (callers["hotline"], hotline_body(received_at=days_ago(31))),  # just past the bound
+        (callers["hotline"], hotline_body(received_at=(utcnow() + dt.timedelta(hours=1))
+                                          .isoformat())),  # the future
+        # the mini-program records its own time: nobody back-dates through it
+        (callers["taskforce"], hotline_body(channel="mini_program", received_at=days_ago(2))),
+        (callers["ent_a"], hotline_body(channel="mini_program", enterprise_code=None,
+                                        received_at=days_ago(1))),
+    ]
+    for caller, body in refused:
+        with rpc(caller) as p:
+            with pytest.raises(BadInput) as err:
+                p.appeals.create_appeal(body)
+        assert list(err.value.errors) == ["received_at"], (caller.role, err.value.errors)
+    with rpc(callers["taskforce"]) as p:
+        assert p.appeals.list_appeals({})["items"] == []  # nothing stored
+    # a call taken 29 days ago and entered now; a symposium's note entered by staff
+    with rpc(callers["hotline"]) as p:
+        a = p.appeals.create_appeal(hotline_body(received_at=days_ago(29)))
+    with rpc(callers["taskforce"]) as p:
+        b = p.appeals.create_appeal(hotline_body(channel="symposium", received_at=days_ago(3)))
+    assert a["received_at"] < b["received_at"] < utcnow().isoformat()
+
+
+# -- 4. channels by role ----------------------------------------------------------------
+
+def test_item4_each_role_files_only_through_its_own_channels(start_service, db_factory, rpc,
+                                                            callers):
+    # rule: APP-1
+    start_service(AppealsService, DB_URL=db_factory("appeals"))
+    ent_body = hotline_body(enterprise_code=None)
+    for channel in ("leaders_wechat", "hotline_12345", "symposium", "supervisor"):
+        with rpc(callers["ent_a"]) as p:
+            with pytest.raises(BadInput) as err:
+                p.appeals.create_appeal({**ent_body, "channel": channel})
+        assert list(err.value.errors) == ["channel"], channel
+    for channel in ("mini_program", "one_tap"):  # an enterprise's own, online
+        with rpc(callers["approval"]) as p:
+            with pytest.raises(BadInput) as err:
+                p.appeals.create_appeal(hotline_body(channel=channel))
+        assert list(err.value.errors) == ["channel"], channel
+    with rpc(callers["taskforce"]) as p:
+        assert p.appeals.list_appeals({})["items"] == []
+    # what each may use; the tier follows the channel recorded
+    with rpc(callers["ent_a"]) as p:
+        mine = p.appeals.create_appeal({**ent_body, "channel": "mini_program"})
+        tap = p.appeals.create_appeal({**ent_body, "channel": "one_tap"})
+    with rpc(callers["approval"]) as p:
+        noted = p.appeals.create_appeal(hotline_body(channel="symposium"))
+    with rpc(callers["taskforce"]) as p:
+        letter = p.appeals.create_appeal(hotline_body(channel="leaders_wechat"))
+    with rpc(callers["hotline"]) as p:  # a channel key: its own channel, whatever it says
+        call = p.appeals.create_appeal(hotline_body(channel="leaders_wechat"))
+    assert [(x["channel"], x["tier"]) for x in (mine, tap, noted, letter, call)] == [
+        ("mini_program", "yellow"), ("one_tap", "yellow"), ("symposium", "yellow"),
+        ("leaders_wechat", "red"), ("hotline_12345", "yellow")]
