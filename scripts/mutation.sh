@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing (mutmut): does a unit test fail when a rule is changed?
 #   scripts/mutation.sh [module.py ...]     (default: the pure-logic modules below)
+#   MUTATION_TESTS="tests/unit/test_x.py"   the unit tests to run (default: tests/unit)
 # One module at a time (mutmut is CPU heavy), against the unit tests only, in
 # a scratch copy under var/ so the worktree is never touched. Prints each
 # module's killed/survived counts; the survivors are listed by
@@ -31,7 +32,7 @@ source_paths=
 only_mutate=
     $module
 pytest_add_cli_args_test_selection=
-    tests/unit
+$(for t in ${MUTATION_TESTS:-tests/unit}; do echo "    $t"; done)
 pytest_add_cli_args=
     -p
     no:cacheprovider

@@ -134,3 +134,322 @@ def test_under_review_ends_when_the_reopened_appeal_closes_without_a_word():
     plain = replied(received())
     e = domain.apply(plain, "close_timeout", {}, SYSTEM, plain.next_check_at, CAL, POLICY)
     assert e.history[0]["note"] == "企业未在期限内评价, 超时销号"
+
+
+# -- rules whose wrong versions survived the older tests (mutation testing) -----------------
+
+def events(effect, event_type):
+    return [x for t, x in effect.events if t == event_type]
+
+
+def test_policy_refuses_a_tier_without_days():
+    # rule: APP-3
+    with pytest.raises(ValueError, match="tier_days"):
+        domain.Policy(tier_days={"red": 3, "yellow": 5})
+    with pytest.raises(ValueError, match="ladder offsets"):
+        domain.Policy(ladder_offsets={"reminder": -1, "supervision": 0, "talk": 3,
+                                      "notice": 11, "accountability": 10})
+    domain.Policy(ladder_offsets={"reminder": 0, "supervision": 0, "talk": 0, "notice": 0,
+                                  "accountability": 0})  # equal steps: allowed
+
+
+def test_tier_comes_from_the_channel_then_the_category_then_the_default():
+    # rule: APP-3
+    policy = domain.Policy(default_tier="blue", channel_tiers={"media": "red"})
+    assert domain.initial_tier("media", "yellow", policy) == "red"
+    assert domain.initial_tier("mini_program", "yellow", policy) == "yellow"
+    assert domain.initial_tier("mini_program", None, policy) == "blue"
+    a = A()
+    domain.receive(a, TABLE, None, a.received_at, CAL, POLICY, ENT)
+    assert a.tier == "yellow"
+
+
+def test_one_tap_is_never_slower_than_its_tier():
+    # rule: APP-4
+    policy = domain.Policy(one_tap_days=3)
+    for tier, days in (("blue", 1), ("red", 3), ("yellow", 3)):
+        assert domain.handling_days(A(channel="one_tap", tier=tier), policy) == days
+    assert domain.handling_days(A(channel="mini_program", tier="yellow"), policy) == 5
+    assert domain.handling_days(A(channel="one_tap", tier="yellow"),
+                                domain.Policy(one_tap_days=2)) == 2
+
+
+def test_next_check_by_status():
+    # rule: APP-5
+    a = received()
+    assert domain.next_check(a, CAL, POLICY) == domain.step_time(a, 1, CAL, POLICY)
+    a.escalation_level = 4
+    assert domain.next_check(a, CAL, POLICY) == domain.step_time(a, 5, CAL, POLICY)
+    a.escalation_level = 5
+    assert domain.next_check(a, CAL, POLICY) is None
+    a.escalation_level, a.due_at = 0, None
+    assert domain.next_check(a, CAL, POLICY) is None
+    b = replied(received())
+    assert domain.next_check(b, CAL, POLICY) == CAL.deadline(b.replied_at, 5)
+    b.status = "closed"
+    assert domain.next_check(b, CAL, POLICY) is None
+
+
+def test_overdue_only_while_handled_and_past_the_deadline():
+    # rule: APP-4
+    a = received()
+    assert not domain.is_overdue(a, a.due_at)  # at the deadline: still in time
+    assert domain.is_overdue(a, a.due_at + dt.timedelta(seconds=1))
+    for status in ("received", "assigned", "accepted"):
+        a.status = status
+        assert domain.is_overdue(a, at(2026, 11, 1))
+    for status in ("replied", "closed"):
+        a.status = status
+        assert not domain.is_overdue(a, at(2026, 11, 1))
+    a.status, a.due_at = "assigned", None
+    assert not domain.is_overdue(a, at(2026, 11, 1))
+    assert domain.overdue_working_days(a, at(2026, 11, 1), CAL) == 0
+
+
+def test_overdue_working_days_count_only_working_days_after_the_deadline():
+    # rule: APP-5
+    a = received()  # due end of Mon 12 Oct
+    assert domain.overdue_working_days(a, a.due_at, CAL) == 0
+    assert domain.overdue_working_days(a, at(2026, 10, 13, 1), CAL) == 1
+    assert domain.overdue_working_days(a, at(2026, 10, 15, 7), CAL) == 3  # 15:00 on the 15th
+    assert domain.overdue_working_days(a, at(2026, 10, 15, 17), CAL) == 4  # 01:00 on the 16th
+    assert domain.overdue_working_days(a, at(2026, 10, 19, 2), CAL) == 5  # the weekend is off
+
+
+def test_each_step_is_recorded_and_announced_with_its_level():
+    # rule: APP-5
+    a = received()
+    now = at(2026, 10, 15, 17)
+    e = domain.climb(a, [1, 2, 3], now, CAL, POLICY)
+    assert [(h["action"], h["actor"], h["from_status"], h["to_status"], h["note"])
+            for h in e.history] == [
+        ("escalate:reminder", "system", "assigned", "assigned", "到期提醒"),
+        ("escalate:supervision", "system", "assigned", "assigned", "挂牌督办"),
+        ("escalate:talk", "system", "assigned", "assigned", "约谈提醒")]
+    assert events(e, "appeal.due_soon") == [{}]
+    assert events(e, "appeal.escalated") == [
+        {"level": 2, "step": "supervision", "overdue_working_days": 4},
+        {"level": 3, "step": "talk", "overdue_working_days": 4}]
+    assert a.next_check_at == domain.step_time(a, 4, CAL, POLICY)
+
+
+def test_who_sees_an_appeal():
+    # rule: GW-2
+    a = received(channel="hotline_12345", created_by="key-1")
+    assert domain.can_see(a, HOTLINE)
+    assert not domain.can_see(a, Caller(role="channel", sub="key-2", org="hotline_12345"))
+    assert not domain.can_see(a, Caller(role="channel", sub="key-1", org="media"))
+    assert not domain.can_see(a, Caller(role="department", sub="c", org="appr"))
+    assert not domain.can_see(a, Caller(role="stranger", sub="u", org=ENT.org))
+    assert domain.can_see(a, Caller(role="admin", sub="root"))
+    with pytest.raises(NotFound, match="no such appeal"):
+        domain.check_visible(None, TF)
+    with pytest.raises(NotFound, match="no such appeal"):
+        domain.check_visible(a, OTHER_ENT)
+    domain.check_visible(a, ENT)
+
+
+def test_a_refusal_says_why_and_changes_nothing():
+    # rule: APP-6
+    a = received()
+    before = dict(vars(a))
+    with pytest.raises(BadInput) as err:
+        domain.apply(a, "fly", {}, TF, NOW, CAL, POLICY, DEPTS)
+    assert "assign" in err.value.errors["action"][0]
+    with pytest.raises(Forbidden, match="a department may not accept"):
+        domain.apply(a, "accept", {}, MARKET, NOW, CAL, POLICY, DEPTS)
+    with pytest.raises(Forbidden, match="a enterprise may not reopen"):
+        domain.apply(a, "reopen", {"reason": "x"}, ENT, NOW, CAL, POLICY, DEPTS)
+    with pytest.raises(Conflict) as err:
+        domain.apply(a, "reply", {"content": "x"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    assert str(err.value.args[0]) == "cannot reply an appeal that is assigned"
+    assert err.value.args[1] == {"status": "assigned", "action": "reply",
+                                 "allowed_from": ["accepted"]}
+    assert vars(a) == before
+
+
+def test_an_action_records_who_did_what_and_announces_a_change_of_status():
+    # rule: APP-6
+    a = received()
+    e = domain.apply(a, "accept", {"note": "收到"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    assert e.history == [{"action": "accept", "actor": "department:c", "from_status": "assigned",
+                          "to_status": "accepted", "note": "收到"}]
+    assert events(e, "appeal.status_changed") == [{
+        "action": "accept", "from_status": "assigned", "to_status": "accepted",
+        "actor": "department:c"}]
+    assert (a.accepted_at, a.updated_at) == (NOW, NOW)
+    keyless = Caller(role="taskforce", sub="", org="taskforce")
+    e = domain.apply(a, "instruct", {"content": "速办"}, keyless, NOW, CAL, POLICY, DEPTS)
+    assert e.history[0]["actor"] == "taskforce:taskforce"
+
+
+def test_assign_routes_and_checks_every_department():
+    # rule: APP-2
+    a = received(category="other")  # the task force's queue
+    due, tier = a.due_at, a.tier
+    with pytest.raises(BadInput) as err:
+        domain.apply(a, "assign", {"department": "tax", "co_departments": ["market", "nowhere"]},
+                     TF, NOW, CAL, POLICY, DEPTS)
+    assert err.value.errors == {"co_departments": ["unknown department 'nowhere'"]}
+    with pytest.raises(BadInput) as err:
+        domain.apply(a, "assign", {"department": "nowhere"}, TF, NOW, CAL, POLICY, DEPTS)
+    assert err.value.errors == {"department": ["unknown department 'nowhere'"]}
+    assert a.lead_department is None
+    e = domain.apply(a, "assign", {"department": "tax", "co_departments": ["tax", "market"],
+                                   "tier": None}, TF, NOW, CAL, POLICY, DEPTS)
+    assert (a.status, a.lead_department, a.co_departments) == ("assigned", "tax", ["market"])
+    assert (a.tier, a.due_at) == (tier, due)  # no tier given: deadline unchanged
+    assert events(e, "appeal.assigned") == [{"previous_department": None}]
+    assert e.history[0]["note"] == "→ tax"
+    e = domain.apply(a, "assign", {"department": "approval", "note": "改派"}, TF, NOW, CAL,
+                     POLICY, DEPTS)
+    assert a.co_departments == ["market"]  # not given: kept
+    assert events(e, "appeal.assigned") == [{"previous_department": "tax"}]
+    assert e.history[0]["note"] == "改派"
+    domain.apply(a, "assign", {"department": "approval", "tier": "yellow"}, TF, NOW, CAL,
+                 POLICY, DEPTS)
+    assert a.due_at == due  # the same tier: the same deadline
+
+
+def test_transfer_hands_over_and_forgets_the_pending_extension():
+    # rule: APP-6
+    a = received()  # approval leads, market co-handles
+    domain.apply(a, "extend", {"days": 2, "reason": "r"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    with pytest.raises(BadInput) as err:
+        domain.apply(a, "transfer", {"department": "approval", "reason": "r"}, APPROVAL, NOW,
+                     CAL, POLICY, DEPTS)
+    assert err.value.errors == {"department": ["already the lead department"]}
+    e = domain.apply(a, "transfer", {"department": "market", "reason": "市场监管职责"}, APPROVAL,
+                     NOW, CAL, POLICY, DEPTS)
+    assert (a.lead_department, a.co_departments, a.extension_request) == ("market", [], None)
+    assert e.history[0]["note"] == "approval → market: 市场监管职责"
+    assert events(e, "appeal.assigned") == [{"previous_department": "approval"}]
+
+
+def test_return_sends_it_back_to_the_queue():
+    # rule: APP-6
+    a = received()
+    domain.apply(a, "extend", {"days": 1, "reason": "r"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    e = domain.apply(a, "return", {"reason": "不归我们"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    assert (a.status, a.lead_department, a.extension_request) == ("received", None, None)
+    assert e.history[0]["note"] == "approval 退回: 不归我们"
+
+
+def test_extensions_are_bounded_asked_granted_or_refused():
+    # rule: APP-6
+    a = received()
+    due = a.due_at
+    for days in (0, POLICY.max_extension_days + 1):
+        with pytest.raises(BadInput) as err:
+            domain.apply(a, "extend", {"days": days, "reason": "r"}, TF, NOW, CAL, POLICY, DEPTS)
+        assert err.value.errors == {"days": ["must be 1 to 15 working days"]}
+    for action in ("approve_extension", "reject_extension"):
+        with pytest.raises(Conflict, match="no extension is waiting"):
+            domain.apply(a, action, {}, TF, NOW, CAL, POLICY, DEPTS)
+    e = domain.apply(a, "extend", {"days": 15, "reason": "材料多"}, APPROVAL, NOW, CAL, POLICY,
+                     DEPTS)
+    assert a.extension_request == {"days": 15, "reason": "材料多", "by": "approval",
+                                   "at": NOW.isoformat()}
+    assert e.history[0]["note"] == "申请延期 15 个工作日: 材料多"
+    e = domain.apply(a, "reject_extension", {"note": "不必"}, TF, NOW, CAL, POLICY, DEPTS)
+    assert (a.extension_request, a.due_at, a.extensions) == (None, due, 0)
+    assert e.history[0]["note"] == "不予延期: 不必"
+    domain.apply(a, "extend", {"days": 1, "reason": "r"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    e = domain.apply(a, "approve_extension", {"note": "同意"}, TF, NOW, CAL, POLICY, DEPTS)
+    assert e.history[0]["note"] == "批准延期 1 个工作日: 同意"
+    assert CAL.local_date(a.due_at) == dt.date(2026, 10, 13) and a.extensions == 1
+    e = domain.apply(a, "extend", {"days": 1, "reason": "直接"}, TF, NOW, CAL, POLICY, DEPTS)
+    assert e.history[0]["note"] == "延期 1 个工作日: 直接"  # the task force grants at once
+    assert CAL.local_date(a.due_at) == dt.date(2026, 10, 14) and a.extensions == 2
+    assert a.extension_request is None
+
+
+def test_every_instruction_is_counted():
+    # rule: APP-6
+    a = received()
+    for n in (1, 2, 3):
+        domain.apply(a, "instruct", {"content": f"批示{n}"}, TF, NOW, CAL, POLICY, DEPTS)
+        assert a.instructions == n
+
+
+def test_a_late_reply_is_recorded_late():
+    # rule: APP-4
+    a = received()
+    domain.apply(a, "accept", {}, APPROVAL, at(2026, 9, 30), CAL, POLICY, DEPTS)
+    late = a.due_at + dt.timedelta(seconds=1)
+    e = domain.apply(a, "reply", {"content": "迟复"}, APPROVAL, late, CAL, POLICY, DEPTS)
+    assert (a.reply_content, a.replied_at, a.replied_on_time) == ("迟复", late, False)
+    assert events(e, "appeal.replied") == [{"replied_at": late, "on_time": False}]
+    assert e.history[0]["note"] == ""
+
+
+def test_feedback_is_kept_and_a_bad_one_reopens_with_a_fresh_deadline():
+    # rule: APP-7
+    a = replied(received())
+    when = at(2026, 10, 8)
+    e = domain.apply(a, "feedback", {"rating": 2, "comment": ""}, ENT, when, CAL, POLICY, DEPTS)
+    assert (a.rating, a.rating_comment, a.rated_at) == (2, None, when)
+    assert events(e, "appeal.rated") == [{"rating": 2, "dissatisfied": True}]
+    assert events(e, "appeal.review_opened") == [{"rating": 2}]
+    assert e.history[0]["note"] == "2 dissatisfied"
+    assert (a.escalation_level, a.reopen_count, a.closed_at) == (0, 1, None)
+    assert a.due_at == CAL.deadline(when, 5)
+    b = replied(received())
+    e = domain.apply(b, "feedback", {"rating": 5, "comment": "好"}, ENT, when, CAL, POLICY, DEPTS)
+    assert (b.rating_comment, b.closed_at, b.under_review) == ("好", when, False)
+    assert events(e, "appeal.rated") == [{"rating": 5, "dissatisfied": False}]
+    assert events(e, "appeal.closed") == [{"closed_at": when, "reason": "feedback"}]
+    assert e.history[0]["note"] == "5 very_satisfied: 好"
+
+
+def test_timeout_closes_and_the_task_force_can_reopen():
+    # rule: APP-6
+    a = replied(received())
+    when = a.next_check_at
+    e = domain.apply(a, "close_timeout", {}, SYSTEM, when, CAL, POLICY)
+    assert (a.status, a.closed_at) == ("closed", when)
+    assert events(e, "appeal.closed") == [{"closed_at": when, "reason": "timeout"}]
+    later = at(2026, 11, 2)
+    e = domain.apply(a, "reopen", {"reason": "回访发现未解决"}, TF, later, CAL, POLICY, DEPTS)
+    assert (a.status, a.closed_at, a.reopen_count, a.escalation_level) == (
+        "accepted", None, 1, 0)
+    assert a.due_at == CAL.deadline(later, 5) and a.next_check_at is not None
+    assert e.history[0]["note"] == "回访发现未解决"
+    assert not a.under_review  # a re-open by the task force is not a bad rating
+
+
+def test_intake_records_creation_and_routing():
+    # rule: APP-1
+    # rule: APP-2
+    a = A(channel="symposium")
+    e = domain.receive(a, [domain.Route("permit", "*", "approval", ("approval", "market"))],
+                       None, a.received_at, CAL, POLICY, TF)
+    assert (a.status, a.lead_department, a.co_departments) == ("assigned", "approval", ["market"])
+    assert e.history == [
+        {"action": "create", "actor": "taskforce:t", "from_status": None, "to_status": "received",
+         "note": "企业座谈会"},
+        {"action": "assign", "actor": "system:routing", "from_status": "received",
+         "to_status": "assigned", "note": "→ approval"}]
+    assert e.events == [
+        ("appeal.created", {"received_at": a.received_at}),
+        ("appeal.assigned", {"previous_department": None}),
+        ("appeal.status_changed", {"action": "assign", "from_status": "received",
+                                   "to_status": "assigned", "actor": "system:routing"})]
+    assert (a.escalation_level, a.next_check_at) == (0, domain.step_time(a, 1, CAL, POLICY))
+    b = A(category="other", co_departments=["stale"])
+    e = domain.receive(b, TABLE, None, b.received_at, CAL, POLICY, ENT)
+    assert (b.status, b.lead_department, b.co_departments) == ("received", None, [])
+    assert [t for t, _ in e.events] == ["appeal.created"]
+
+
+def test_a_rectification_refusal_says_why():
+    # rule: APP-9
+    from tests.unit.test_appeal_rules import Item
+    item = Item()
+    with pytest.raises(Forbidden, match="only the lead department or the task force"):
+        domain.tick_off(item, ENT, "x", NOW)
+    when = at(2026, 12, 1)
+    domain.tick_off(item, APPROVAL, "已整改", when)
+    assert item.done_at == when
+    with pytest.raises(Conflict, match="already ticked off"):
+        domain.tick_off(item, APPROVAL, "again", when)
