@@ -242,10 +242,8 @@ def test_who_sees_an_appeal():
     assert not domain.can_see(a, Caller(role="department", sub="c", org="appr"))
     assert not domain.can_see(a, Caller(role="stranger", sub="u", org=ENT.org))
     assert domain.can_see(a, Caller(role="admin", sub="root"))
-    with pytest.raises(NotFound, match="no such appeal"):
-        domain.check_visible(None, TF)
-    with pytest.raises(NotFound, match="no such appeal"):
-        domain.check_visible(a, OTHER_ENT)
+    assert str(refusal(NotFound, domain.check_visible, None, TF)) == "no such appeal"
+    assert str(refusal(NotFound, domain.check_visible, a, OTHER_ENT)) == "no such appeal"
     domain.check_visible(a, ENT)
 
 
@@ -255,11 +253,11 @@ def test_a_refusal_says_why_and_changes_nothing():
     before = dict(vars(a))
     with pytest.raises(BadInput) as err:
         domain.apply(a, "fly", {}, TF, NOW, CAL, POLICY, DEPTS)
-    assert "assign" in err.value.errors["action"][0]
-    with pytest.raises(Forbidden, match="a department may not accept"):
-        domain.apply(a, "accept", {}, MARKET, NOW, CAL, POLICY, DEPTS)
-    with pytest.raises(Forbidden, match="a enterprise may not reopen"):
-        domain.apply(a, "reopen", {"reason": "x"}, ENT, NOW, CAL, POLICY, DEPTS)
+    assert err.value.errors["action"] == ["unknown action; one of " + ", ".join(domain.ACTIONS)]
+    assert str(refusal(Forbidden, domain.apply, a, "accept", {}, MARKET, NOW, CAL, POLICY,
+                       DEPTS)) == "a department may not accept this appeal"
+    assert str(refusal(Forbidden, domain.apply, a, "reopen", {"reason": "x"}, ENT, NOW, CAL,
+                       POLICY, DEPTS)) == "a enterprise may not reopen this appeal"
     with pytest.raises(Conflict) as err:
         domain.apply(a, "reply", {"content": "x"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
     assert str(err.value.args[0]) == "cannot reply an appeal that is assigned"
@@ -344,13 +342,16 @@ def test_extensions_are_bounded_asked_granted_or_refused():
             domain.apply(a, "extend", {"days": days, "reason": "r"}, TF, NOW, CAL, POLICY, DEPTS)
         assert err.value.errors == {"days": ["must be 1 to 15 working days"]}
     for action in ("approve_extension", "reject_extension"):
-        with pytest.raises(Conflict, match="no extension is waiting"):
-            domain.apply(a, action, {}, TF, NOW, CAL, POLICY, DEPTS)
+        assert str(refusal(Conflict, domain.apply, a, action, {}, TF, NOW, CAL, POLICY,
+                           DEPTS)) == "no extension is waiting for approval"
     e = domain.apply(a, "extend", {"days": 15, "reason": "材料多"}, APPROVAL, NOW, CAL, POLICY,
                      DEPTS)
     assert a.extension_request == {"days": 15, "reason": "材料多", "by": "approval",
                                    "at": NOW.isoformat()}
     assert e.history[0]["note"] == "申请延期 15 个工作日: 材料多"
+    assert str(refusal(Conflict, domain.apply, a, "extend", {"days": 1, "reason": "r"},
+                       APPROVAL, NOW, CAL, POLICY, DEPTS)) == (
+        "an extension is already waiting for approval")
     e = domain.apply(a, "reject_extension", {"note": "不必"}, TF, NOW, CAL, POLICY, DEPTS)
     assert (a.extension_request, a.due_at, a.extensions) == (None, due, 0)
     assert e.history[0]["note"] == "不予延期: 不必"
@@ -446,10 +447,43 @@ def test_a_rectification_refusal_says_why():
     # rule: APP-9
     from tests.unit.test_appeal_rules import Item
     item = Item()
-    with pytest.raises(Forbidden, match="only the lead department or the task force"):
+    with pytest.raises(Forbidden):
         domain.tick_off(item, ENT, "x", NOW)
     when = at(2026, 12, 1)
     domain.tick_off(item, APPROVAL, "已整改", when)
     assert item.done_at == when
     with pytest.raises(Conflict, match="already ticked off"):
         domain.tick_off(item, APPROVAL, "again", when)
+
+
+def refusal(exc_type, fn, *args):
+    with pytest.raises(exc_type) as err:
+        fn(*args)
+    return err.value
+
+
+def test_intake_refusals_tell_the_caller_what_to_do():
+    # rule: APP-1
+    # rule: APP-4
+    assert refusal(BadInput, domain.check_intake, "leaders_wechat", None, ENT, NOW,
+                   POLICY).errors == {
+        "channel": ["a enterprise may not file through 'leaders_wechat'"]}
+    assert refusal(BadInput, domain.check_intake, "mini_program", NOW, TF, NOW,
+                   POLICY).errors == {
+        "received_at": ["the platform records when a 'mini_program' appeal is received: "
+                        "leave it out"]}
+    assert refusal(BadInput, domain.check_intake, "media", NOW + dt.timedelta(days=1), TF, NOW,
+                   POLICY).errors == {"received_at": ["is in the future"]}
+    assert refusal(BadInput, domain.check_intake, "media", NOW - dt.timedelta(days=99), TF, NOW,
+                   POLICY).errors == {"received_at": ["at most 30 days back"]}
+
+
+def test_rectification_refusals_say_why_exactly():
+    # rule: APP-9
+    from tests.unit.test_appeal_rules import Item
+    item = Item()
+    assert str(refusal(Forbidden, domain.tick_off, item, MARKET, "x", NOW)) == (
+        "only the lead department or the task force ticks an item off")
+    domain.tick_off(item, TF, "done", NOW)
+    assert str(refusal(Conflict, domain.tick_off, item, TF, "x", NOW)) == (
+        "this item is already ticked off")
