@@ -70,3 +70,18 @@ def test_item3_stored_text_never_breaks_the_open311_xml():
         "status_notes": None, "lat": None}])
     root = ET.fromstring(body)  # parses
     assert root.find("request").findtext("description") == "一二[0m三\t四\n五"
+
+
+def test_item3_every_bad_field_name_and_every_list_item_is_seen():
+    # rule: GW-1
+    from kernel.validators import storable_text
+    cleaned, errors = storable_text({"a\ud800": "x", "b\x01": "y", "tags": ["1\r\n2", "3"],
+                                     "n": 5, "deep": [{"k": "\x1b"}]})
+    assert errors == {"'a\\ud800'": ["not a field name"], "'b\\x01'": ["not a field name"],
+                      "deep": {0: {"k": ["must not contain control characters (U+001B); "
+                                         "tab and newline are allowed"]}}}
+    assert cleaned["tags"] == ["1\n2", "3"] and cleaned["n"] == 5
+    assert storable_text(["\ud800"])[1] == {0: [
+        "is not valid Unicode text (a lone surrogate U+D800)"]}
+    assert storable_text("ok\r\n") == ("ok\n", None)
+    assert text_problem("\ue000\uffff\U0001F600") is None  # private use, noncharacters, emoji
