@@ -487,3 +487,35 @@ def test_rectification_refusals_say_why_exactly():
     domain.tick_off(item, TF, "done", NOW)
     assert str(refusal(Conflict, domain.tick_off, item, TF, "x", NOW)) == (
         "this item is already ticked off")
+
+
+def test_a_step_falls_due_at_its_very_instant_and_a_weekend_is_not_overdue_time():
+    # rule: APP-5
+    a = received()
+    first = domain.step_time(a, 1, CAL, POLICY)
+    assert domain.due_steps(a, first, CAL, POLICY) == [1]
+    assert domain.due_steps(a, first - dt.timedelta(microseconds=1), CAL, POLICY) == []
+    a.due_at = CAL.end_of_day(dt.date(2026, 10, 16))  # a Friday
+    assert domain.overdue_working_days(a, at(2026, 10, 17, 3), CAL) == 0  # Saturday: not yet
+
+
+def test_policy_refusals_say_why():
+    # rule: APP-5
+    with pytest.raises(ValueError) as err:
+        domain.Policy(ladder_offsets={"reminder": 1, "supervision": 0, "talk": 3, "notice": 5,
+                                      "accountability": 10})
+    assert str(err.value) == "ladder offsets must rise step by step"
+    with pytest.raises(ValueError) as err:
+        domain.Policy(backdating_channels=("fax", "media"))
+    assert str(err.value) == "unknown channels in the policy: ['fax']"
+
+
+def test_extension_decisions_without_a_note():
+    # rule: APP-6
+    a = received()
+    domain.apply(a, "extend", {"days": 3, "reason": "r"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    e = domain.apply(a, "approve_extension", {}, TF, NOW, CAL, POLICY, DEPTS)
+    assert e.history[0]["note"] == "批准延期 3 个工作日"
+    domain.apply(a, "extend", {"days": 3, "reason": "r"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    e = domain.apply(a, "reject_extension", {"note": ""}, TF, NOW, CAL, POLICY, DEPTS)
+    assert e.history[0]["note"] == "不予延期"
