@@ -519,3 +519,35 @@ def test_extension_decisions_without_a_note():
     domain.apply(a, "extend", {"days": 3, "reason": "r"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
     e = domain.apply(a, "reject_extension", {"note": ""}, TF, NOW, CAL, POLICY, DEPTS)
     assert e.history[0]["note"] == "不予延期"
+
+
+def test_routing_reads_the_whole_table():
+    # rule: APP-2
+    table = [domain.Route("permit", "*", "approval"), domain.Route("tax", "*", "tax"),
+             domain.Route("tax", "park", "park_committee")]
+    assert domain.route("tax", "moshi", table).lead_department == "tax"
+    assert domain.route("tax", "park", table).lead_department == "park_committee"
+
+
+def test_transfer_keeps_the_other_co_handlers_and_accept_has_no_note_of_its_own():
+    # rule: APP-6
+    a = received()
+    a.co_departments = ["market", "tax"]
+    e = domain.apply(a, "accept", {}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    assert e.history[0]["note"] == ""
+    domain.apply(a, "transfer", {"department": "market", "reason": "r"}, APPROVAL, NOW, CAL,
+                 POLICY, DEPTS)
+    assert a.co_departments == ["tax"]
+
+
+def test_a_reply_at_the_deadline_or_without_one_is_on_time():
+    # rule: APP-4
+    a = received()
+    domain.apply(a, "accept", {}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    domain.apply(a, "reply", {"content": "x"}, APPROVAL, a.due_at, CAL, POLICY, DEPTS)
+    assert a.replied_on_time is True
+    b = received()
+    domain.apply(b, "accept", {}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    b.due_at = None
+    domain.apply(b, "reply", {"content": "x"}, APPROVAL, NOW, CAL, POLICY, DEPTS)
+    assert b.replied_on_time is True
