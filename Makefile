@@ -94,3 +94,9 @@ bench-export: install
 
 clean:
 	rm -rf var .pytest_cache *.egg-info
+
+## mutation: mutmut over the pure-logic modules, one at a time, against the unit
+## tests (CPU heavy; see docs/testing.md). MODULES="kernel/calendar.py" for one.
+.PHONY: mutation
+mutation: install
+	bash scripts/mutation.sh $(MODULES)

@@ -1,8 +1,9 @@
 """Configuration: nameko's config dict first, then the environment, then defaults.
 
-Every service reads its settings through ``setting(config, KEY)`` so an operator
-can set any of them in the service's YAML (``config/*.yaml``) or as an
-environment variable of the same name.
+Every service reads its settings through ``setting(config, KEY)``. The shipped
+YAML files write every key as ``${NAME:default}``, so the environment beats the
+file (nameko substitutes it when loading); a key absent from the file is read
+from the environment here. Precedence overall: environment, YAML, code default.
 """
 import json
 import os

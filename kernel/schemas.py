@@ -6,10 +6,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 from kernel.errors import BadInput
 # One home for doc(): kernel.fields (the contracts' field types); re-exported.
 from kernel.fields import doc  # noqa: F401
+from kernel.validators import storable_text
 
 
 class StrictInput(Schema):
-    """An RPC argument or request body: unknown fields are refused by name."""
+    """An RPC argument or request body: unknown fields are refused by name.
+    Its text is checked by ``load`` before the fields see it."""
 
     class Meta:
         unknown = RAISE
@@ -18,11 +20,18 @@ class StrictInput(Schema):
 def load(schema_cls, payload, whole="_schema", **context):
     """Validate ``payload`` (a dict) against ``schema_cls``; on refusal raise
     BadInput naming every offending field (nested ones dotted:
-    ``findings.0.severity``). ``whole`` names errors about the payload itself."""
+    ``findings.0.severity``). ``whole`` names errors about the payload itself.
+    Every string in it must be storable text (``kernel.validators.text_problem``);
+    CRLF line breaks arrive as LF."""
     if payload is None:
         payload = {}
     if not isinstance(payload, dict):
         raise BadInput({whole: ["expected an object"]})
+    # Once, for every service's and the gateway's input: text that cannot be
+    # stored (invalid Unicode, control characters) is refused by field.
+    payload, unstorable = storable_text(payload)
+    if unstorable:
+        raise BadInput(flatten_errors(unstorable, whole=whole))
     if context:
         schema = schema_cls()
         schema.context.update(context)

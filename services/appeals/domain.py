@@ -38,6 +38,13 @@ CHANNELS = {
     "referral": "互联网+督查",
 }
 ONE_TAP = "one_tap"
+# Channels a person enters later by hand (a phone call, a letter, a meeting's
+# notes, a report): the time it was received is theirs to record. The others
+# are online and the platform's clock is the receipt time.
+STAFF_ENTERED = ("leaders_wechat", "hotline_12345", "complaint_mailbox", "complaint_hotline",
+                 "cannot_do_window", "supervisor", "unannounced_inspection", "symposium",
+                 "media", "referral")
+ALL_CHANNELS = "*"
 
 # SCO-1 five levels; 1–2 are a bad rating (差评).
 RATINGS = {5: "very_satisfied", 4: "satisfied", 3: "basically_satisfied",
@@ -67,6 +74,19 @@ class Policy:
     max_extension_days: int = 15
     default_tier: str = "yellow"
     channel_tiers: dict = field(default_factory=lambda: {"leaders_wechat": "red"})
+    # Who may file through which channel; "*": every channel. A channel key
+    # (role "channel") files through its own channel only.
+    channels_by_role: dict = field(default_factory=lambda: {
+        # referral: an enterprise's Open311 client (another platform) files as one
+        "enterprise": ["mini_program", ONE_TAP, "referral"],
+        "department": list(STAFF_ENTERED),
+        "taskforce": ALL_CHANNELS, "admin": ALL_CHANNELS, "system": ALL_CHANNELS})
+    # A caller-given receipt time: only through these channels, at most this far back.
+    backdating_channels: tuple = STAFF_ENTERED
+    received_at_max_days: int = 30
+    # A sweep that failed for one appeal is retried after this, doubling each time.
+    sweep_retry_seconds: int = 60
+    sweep_retry_max_seconds: int = 6 * 3600
 
     def __post_init__(self):
         offsets = [self.ladder_offsets[s] for s in LADDER]
@@ -74,6 +94,10 @@ class Policy:
             raise ValueError("ladder offsets must rise step by step")
         if set(self.tier_days) != set(TIERS):
             raise ValueError(f"tier_days must give days for each of {TIERS}")
+        named = set(self.backdating_channels).union(*(
+            c for c in self.channels_by_role.values() if c != ALL_CHANNELS))
+        if named - set(CHANNELS):
+            raise ValueError(f"unknown channels in the policy: {sorted(named - set(CHANNELS))}")
 
 
 # -- routing (APP-2 精准交办) ----------------------------------------------------
@@ -175,6 +199,20 @@ def climb(appeal, levels, now, calendar, policy: Policy) -> Effect:
     appeal.escalation_level = levels[-1]
     appeal.next_check_at = next_check(appeal, calendar, policy)
     return effect
+
+
+def escalation_round(appeal) -> int:
+    """Which climb of the ladder this is: a re-open restarts the ladder, so
+    each re-open is a round of its own (the first is 0)."""
+    return appeal.reopen_count or 0
+
+
+def sweep_retry_at(failures: int, now, policy: Policy) -> dt.datetime:
+    """When to try again an appeal whose sweep failed ``failures`` times in a
+    row: the wait doubles each time, up to a cap, so a broken row neither
+    blocks the others nor is forgotten."""
+    wait = policy.sweep_retry_seconds * 2 ** (max(failures, 1) - 1)
+    return now + dt.timedelta(seconds=min(wait, policy.sweep_retry_max_seconds))
 
 
 # -- access (GW-2) ----------------------------------------------------------------
@@ -388,16 +426,29 @@ def _do_feedback(appeal, p, caller, now, calendar, policy, departments, effect):
         appeal.under_review = True
         _reopen(appeal, now, calendar, policy)
         effect.emit("appeal.review_opened", rating=rating)
-    else:
-        appeal.status = CLOSED
-        appeal.closed_at = now
-        effect.emit("appeal.closed", closed_at=now, reason="feedback")
+        return _rating_note(p)
+    appeal.status = CLOSED
+    appeal.closed_at = now
+    effect.emit("appeal.closed", closed_at=now, reason="feedback")
+    if appeal.under_review:
+        # 差评必纠 done: the re-opened appeal's new answer satisfied the enterprise
+        appeal.under_review = False
+        return _rating_note(p) + "; 差评复核结束"
+    return _rating_note(p)
+
+
+def _rating_note(p):
+    rating = p["rating"]
     return f"{rating} {RATINGS[rating]}" + (f": {p['comment']}" if p.get("comment") else "")
 
 
 def _do_close_timeout(appeal, p, caller, now, calendar, policy, departments, effect):
     appeal.closed_at = now
     effect.emit("appeal.closed", closed_at=now, reason="timeout")
+    if appeal.under_review:
+        # the enterprise said nothing against the new answer: the review ends with it
+        appeal.under_review = False
+        return "企业未在期限内评价, 超时销号; 差评复核结束"
     return "企业未在期限内评价, 超时销号"
 
 
@@ -416,6 +467,34 @@ assert set(_HANDLERS) == set(TRANSITIONS)
 
 
 # -- intake (APP-1, APP-2, APP-3) ---------------------------------------------------
+
+def channels_of(caller: Caller, policy: Policy):
+    """The channels this caller may file through (a collection, or ALL_CHANNELS)."""
+    if caller.role == "channel":
+        return (caller.org,)
+    return policy.channels_by_role.get(caller.role, ())
+
+
+def check_intake(channel, received_at, caller: Caller, now, policy: Policy):
+    """Refuse a channel the caller may not use, and a receipt time the caller
+    may not give: only for channels entered later by hand, never in the future,
+    at most ``received_at_max_days`` back (else one back-dated appeal climbs
+    the whole ladder against a department at the first sweep)."""
+    errors = {}
+    allowed = channels_of(caller, policy)
+    if allowed != ALL_CHANNELS and channel not in allowed:
+        errors["channel"] = [f"a {caller.role} may not file through {channel!r}"]
+    if received_at is not None:
+        if channel not in policy.backdating_channels:
+            errors["received_at"] = [f"the platform records when a {channel!r} appeal is "
+                                     "received: leave it out"]
+        elif received_at > now:
+            errors["received_at"] = ["is in the future"]
+        elif now - received_at > dt.timedelta(days=policy.received_at_max_days):
+            errors["received_at"] = [f"at most {policy.received_at_max_days} days back"]
+    if errors:
+        raise BadInput(errors)
+
 
 def receive(appeal, routing_table, category_tier, now, calendar, policy: Policy,
             caller: Caller) -> Effect:

@@ -16,7 +16,7 @@ from kernel.calendar import SHANGHAI
 from kernel.exports import safe_cell
 
 from . import domain
-from .models import Appeal, RectificationItem
+from .models import Appeal, AppealCoDepartment, RectificationItem
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -28,9 +28,7 @@ def visibility_clause(caller):
     if caller.role == "enterprise":
         return Appeal.enterprise_code == caller.org
     if caller.role == "department":
-        # co_departments is a JSON list; a LIKE on its text form works on both
-        # SQLite and PostgreSQL without a dialect-specific operator.
-        return _lead_or_co(Appeal, caller.org)
+        return _lead_or_co(Appeal, caller.org)  # co-handlers matched exactly
     if caller.role == "channel":
         return Appeal.channel == caller.org  # as domain.can_see: by organisation
     return Appeal.id < 0  # unknown role: nothing
@@ -242,9 +240,16 @@ def department_list(session, kind, department, period, caller, now):
 
 
 def _lead_or_co(table, department):
-    """Rows the department leads or co-handles (co_departments is a JSON list)."""
+    """Rows the department leads or co-handles, matched exactly: an appeal's
+    co-handlers are rows of their own (indexed); a rectification item's are a
+    JSON list, searched with LIKE's wildcards escaped ('_' in a code is a '_')."""
+    if table is Appeal:
+        return or_(Appeal.lead_department == department,
+                   Appeal.id.in_(select(AppealCoDepartment.appeal_id)
+                                 .where(AppealCoDepartment.department == department)))
+    literal = department.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return or_(table.lead_department == department,
-               cast(table.co_departments, String).like(f'%"{department}"%'))
+               cast(table.co_departments, String).like(f'%"{literal}"%', escape="\\"))
 
 
 def _role(department, lead, co):

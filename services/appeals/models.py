@@ -1,7 +1,7 @@
 """Tables of the appeals service (its own database; no other service reads them)."""
 from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer,
                         String, Text, UniqueConstraint)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from kernel.db import UTCDateTime
 from kernel.models import BIGINT, HistoryRow, Timestamps
@@ -33,7 +33,10 @@ class Appeal(Timestamps, Base):
     tier: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16))
     lead_department: Mapped[str | None] = mapped_column(String(32))
-    co_departments: Mapped[list] = mapped_column(JSON, default=list)
+    # 责任单位: one row each in appeal_co_departments, so a department's
+    # ledger matches its code exactly (a LIKE on a JSON text took '_' as a wildcard).
+    co_links: Mapped[list["AppealCoDepartment"]] = relationship(
+        order_by="AppealCoDepartment.id", cascade="all, delete-orphan", lazy="selectin")
     received_at = mapped_column(UTCDateTime, nullable=False)
     due_at = mapped_column(UTCDateTime)
     accepted_at = mapped_column(UTCDateTime)
@@ -62,9 +65,20 @@ class Appeal(Timestamps, Base):
     contact_email: Mapped[str | None] = mapped_column(String(200))
     device_id: Mapped[str | None] = mapped_column(String(200))
     account_id: Mapped[str | None] = mapped_column(String(200))
+    # Sweeps of this appeal that failed in a row; each pushes the next try further.
+    sweep_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by: Mapped[str] = mapped_column(String(128))
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @property
+    def co_departments(self) -> list:
+        return [link.department for link in self.co_links]
+
+    @co_departments.setter
+    def co_departments(self, codes):
+        # the rules always assign a whole new list
+        self.co_links = [AppealCoDepartment(department=code) for code in codes or ()]
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -72,6 +86,17 @@ class Appeal(Timestamps, Base):
         Index("ix_appeals_status_id", "status", "id"),
         Index("ix_appeals_received_at", "received_at"),
     )
+
+
+class AppealCoDepartment(Base):
+    """A co-handling department (责任单位) of an appeal; ids keep the order given."""
+    __tablename__ = "appeal_co_departments"
+
+    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
+    department: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (Index("ix_appeal_co_departments_department", "department", "appeal_id"),)
 
 
 class AppealHistory(HistoryRow, Base):
@@ -83,17 +108,20 @@ class AppealHistory(HistoryRow, Base):
 
 
 class Escalation(Base):
-    """One row per ladder step per appeal: the unique key makes each step happen once."""
+    """One row per ladder step per round of an appeal: the unique key makes each
+    step happen once. A re-open starts a new round (the appeal's reopen_count);
+    the rows of earlier rounds stay as history."""
     __tablename__ = "escalations"
 
     id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"))
+    round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     level: Mapped[int] = mapped_column(Integer)
     step: Mapped[str] = mapped_column(String(24))
     department: Mapped[str | None] = mapped_column(String(32))
     at = mapped_column(UTCDateTime, nullable=False)
 
-    __table_args__ = (UniqueConstraint("appeal_id", "level", name="uq_escalation_step"),)
+    __table_args__ = (UniqueConstraint("appeal_id", "round", "level", name="uq_escalation_step"),)
 
 
 class RoutingRule(Base):

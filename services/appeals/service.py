@@ -48,6 +48,15 @@ class Rules(DependencyProvider):
                                               defaults.feedback_timeout_days)),
             max_extension_days=int(setting(config, "MAX_EXTENSION_DAYS", defaults.max_extension_days)),
             channel_tiers=setting_json(config, "CHANNEL_TIERS", defaults.channel_tiers),
+            channels_by_role=setting_json(config, "CHANNELS_BY_ROLE", defaults.channels_by_role),
+            backdating_channels=tuple(setting_json(config, "BACKDATING_CHANNELS",
+                                                   defaults.backdating_channels)),
+            received_at_max_days=int(setting(config, "RECEIVED_AT_MAX_DAYS",
+                                             defaults.received_at_max_days)),
+            sweep_retry_seconds=int(setting(config, "SWEEP_RETRY_SECONDS",
+                                            defaults.sweep_retry_seconds)),
+            sweep_retry_max_seconds=int(setting(config, "SWEEP_RETRY_MAX_SECONDS",
+                                                defaults.sweep_retry_max_seconds)),
         )
 
     def start(self):
@@ -83,14 +92,11 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         if caller.role == "enterprise":
             payload["enterprise_code"] = caller.org  # an enterprise files for itself only
         if caller.role == "channel":
-            payload["channel"] = caller.org  # an integrator's key is bound to its channel
+            # an integrator's key is bound to its channel: the platform records that one
+            payload["channel"] = caller.org
         data = schemas.load(schemas.AppealIn, payload, profile=self.rules.profile, caller=caller)
         now = utcnow()
-        if data["received_at"] is not None:
-            if caller.role == "enterprise":
-                raise BadInput({"received_at": ["only integrating channels may set it"]})
-            if data["received_at"] > now:
-                raise BadInput({"received_at": ["is in the future"]})
+        domain.check_intake(data["channel"], data["received_at"], caller, now, self.rules.policy)
         raw_key = data.pop("idempotency_key")
         key = scoped_key(caller, raw_key) if raw_key else None
 
@@ -178,13 +184,16 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     def _sweep_one(self, appeal_id, now):
         """One appeal, one transaction. The row's version column makes the
         update conditional: when two instances sweep at once, one wins and the
-        other's update matches no row and rolls back — each step happens once."""
+        other's update matches no row and rolls back — each step happens once.
+        Any other failure is this appeal's alone: it is logged, counted and
+        retried later with back-off, and the sweep goes on with the others."""
         cal, policy = self.rules.calendar, self.rules.policy
         try:
             with self.db.transaction() as s:
                 appeal = s.get(Appeal, appeal_id)
                 if appeal is None or appeal.next_check_at is None or appeal.next_check_at > now:
                     return 0  # another instance got here first
+                appeal.sweep_failures = 0
                 if appeal.status == domain.REPLIED:
                     effect = domain.apply(appeal, "close_timeout", {}, SYSTEM, now, cal, policy)
                 else:
@@ -193,17 +202,37 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                         appeal.next_check_at = domain.next_check(appeal, cal, policy)
                         return 0
                     effect = domain.climb(appeal, levels, now, cal, policy)
+                    round_ = domain.escalation_round(appeal)
                     for level in levels:
-                        s.add(Escalation(appeal_id=appeal.id, level=level,
+                        s.add(Escalation(appeal_id=appeal.id, round=round_, level=level,
                                          step=domain.LADDER[level - 1],
                                          department=appeal.lead_department, at=now))
                 appeal.updated_at = now
                 s.flush()
                 self._commit_effect(s, appeal, effect, now)
                 return 1
-        except (StaleDataError, IntegrityError):
+        except StaleDataError:
             _log.info("appeal %s: another instance took this step", appeal_id)
             return 0
+        except Exception as exc:
+            self._sweep_failed(appeal_id, now, exc)
+            return 0
+
+    def _sweep_failed(self, appeal_id, now, exc):
+        with self.db.transaction() as s:
+            appeal = s.get(Appeal, appeal_id)
+            if appeal is None or appeal.next_check_at is None or appeal.next_check_at > now:
+                _log.info("appeal %s: another instance took this step", appeal_id)
+                return  # a race lost (e.g. the same step inserted by another instance)
+            appeal.sweep_failures = (appeal.sweep_failures or 0) + 1
+            appeal.next_check_at = domain.sweep_retry_at(appeal.sweep_failures, now,
+                                                         self.rules.policy)
+            failures, retry_at = appeal.sweep_failures, appeal.next_check_at
+        # the exception's class only: its text may quote the row's personal data
+        _log.error("appeal %s: sweep failed (%s), %d in a row; next try at %s",
+                   appeal_id, type(exc).__name__, failures, retry_at.isoformat())
+        self.metrics.counter("qinqing_appeals_sweep_failures",
+                             "Appeals whose sweep failed (each retried later with back-off)").inc()
 
     # -- ledger (APP-8) -----------------------------------------------------------------
     @rpc

@@ -1,10 +1,12 @@
 """The appeals service against the real RabbitMQ and database."""
 import base64
 import csv
+import datetime as dt
 import io
 
 import pytest
 
+from kernel.calendar import utcnow
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from services.appeals.service import AppealsService
 from tests.conftest import ENTERPRISE_A
@@ -78,8 +80,11 @@ def test_every_channel_lands_in_one_ledger(appeals, rpc, callers):
     assert sorted(i["channel"] for i in items) == sorted(CHANNELS)
 
 
-def test_integrator_keeps_original_received_at(appeals, rpc, callers):
+def test_integrator_keeps_original_received_at(start_service, db_factory, rpc, callers):
     # rule: APP-4
+    # within the configured bound of back-dating, however long ago that date now is
+    bound = (utcnow() - dt.datetime(2026, 9, 28, tzinfo=dt.timezone.utc)).days + 1
+    start_service(AppealsService, DB_URL=db_factory("appeals"), RECEIVED_AT_MAX_DAYS=bound)
     with rpc(callers["hotline"]) as p:
         a = p.appeals.create_appeal(new_appeal(enterprise_code=ENTERPRISE_A,
                                                received_at="2026-09-29T09:00:00+08:00"))

@@ -111,7 +111,7 @@ def test_two_instances_sweeping_take_each_step_once(start_service, db_factory, r
     # rule: APP-5
     db_url = db_factory("appeals")
     tap = event_tap("appeals", "appeal.*")
-    first = start_service(AppealsService, DB_URL=db_url)
+    first = start_service(AppealsService, DB_URL=db_url, RECEIVED_AT_MAX_DAYS=90)
     long_ago = (utcnow() - dt.timedelta(days=60)).isoformat()
     with rpc(callers["hotline"]) as p:
         ids = [p.appeals.create_appeal(appeal_body(received_at=long_ago, title=f"t{i}"))["id"]

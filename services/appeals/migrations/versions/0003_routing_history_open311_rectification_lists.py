@@ -10,7 +10,7 @@ import kernel.db
 
 
 revision = '0003'
-down_revision = '0001'  # the coordinator re-chains after 0002 at merge
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
