@@ -15,7 +15,7 @@ from kernel.errors import NotFound
 from ..access import REPORTERS
 from ..http import json_response, query_args, route
 from ..schemas import load
-from ..schemas.appeals import ExportQuery
+from services.appeals.schemas import ExportQuery
 from .base import RoutesBase, rpc_safe
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -40,7 +40,8 @@ def caller(role, org="", sub="u"):
     (caller("department", "approval"), True), (caller("department", "market"), True),
     (caller("department", "tax"), False), (caller("taskforce", "taskforce"), True),
     (caller("admin"), True), (caller("channel", "mini_program"), True),
-    (caller("channel", "mini_program", sub="another-key"), False),
+    # a key belongs to its organisation (issue 13): another key of the channel sees it
+    (caller("channel", "mini_program", sub="another-key"), True),
     (caller("channel", "hotline_12345"), False),
     (caller("system"), True),  # the platform itself; no token or key ever carries it
 ])

@@ -59,7 +59,7 @@ def test_item3_every_appeal_payload_refuses_it():
             {"name": "a\ud800.pdf", "url": "https://x.cn/a"}]})
     assert set(err.value.errors) == {"title", "attachments.0.name"}
     with pytest.raises(BadInput) as err:
-        load(appeal_schemas.ContentParams, {"content": "答复\x01"})
+        load(appeal_schemas.ContentBody, {"content": "答复\x01"})
     assert list(err.value.errors) == ["content"]
 
 
