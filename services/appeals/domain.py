@@ -265,7 +265,8 @@ ACTIONS = tuple(TRANSITIONS)
 # 差评必纠: a bad rating puts the appeal under the task force's review.
 MACHINE = StateMachine("appeal", initial={RECEIVED, ASSIGNED}, final={CLOSED},
                        transitions=TRANSITIONS,
-                       flags=[Flag("under_review", set_by=frozenset({"feedback"}))])
+                       flags=[Flag("under_review", set_by=frozenset({"feedback"}),
+                                   cleared_by=frozenset({"feedback", "close_timeout"}))])
 
 
 def relation(name, appeal, caller: Caller) -> bool:

@@ -26,8 +26,6 @@ def test_the_visits_flags_are_cleared_or_kept_on_purpose():
     assert inspections.VISIT.problems() == []
 
 
-@pytest.mark.xfail(strict=True, reason="APP-7: under_review is never cleared; the rules "
-                                       "helper's branch adds the action that clears it")
 def test_the_appeals_flags_are_cleared():
     # rule: APP-7
     assert appeals.MACHINE.problems() == []
