@@ -89,6 +89,7 @@ def base_config(amqp_uri):
         "RPC_TIMEOUT_SECONDS": 20,
         "OUTBOX_POLL_SECONDS": 0.1,
         "SWEEP_INTERVAL_SECONDS": 3600,  # tests that sweep set their own
+        "ADMIN_HOST": "127.0.0.1",  # admin ports (kernel.health) on loopback, a free one each
     }
 
 

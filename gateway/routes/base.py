@@ -8,11 +8,13 @@ from pathlib import Path
 from kernel.config import setting
 from kernel.db import Database
 from kernel.errors import BadInput
+from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
 from kernel.rpc import TimedRpcProxy
 
 from ..auth import Gate
+from ..circuit import GuardedRpcProxy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -31,9 +33,10 @@ class RoutesBase:
     gate = Gate()
     metrics = Metrics()
     logs = CallIdLogging()
+    admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT, off the public port
     # The reference data (channels, departments) every client form needs comes
     # from the appeals service, so the proxy is shared by all route modules.
-    appeals = TimedRpcProxy("appeals")
+    appeals = GuardedRpcProxy("appeals")
 
     @classmethod
     def probes(cls):

@@ -24,12 +24,13 @@ from werkzeug.wrappers import Response
 import services.inspections
 from kernel.config import CountyProfile
 from kernel.errors import BadInput, NotFound
-from kernel.rpc import CallerIdentity, TimedRpcProxy
+from kernel.rpc import CallerIdentity
 from kernel.validators import normalise_credit_code
 
 from ..access import (ANY_CALLER, INSPECTION_ACTION_ROLES, INSPECTION_FILERS, INSPECTION_READERS,
                       STAFF, check_inspection_visible, check_own_enterprise, check_role,
                       only_visible_inspections)
+from ..circuit import GuardedRpcProxy
 from ..http import json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge
 from ..schemas import MAX_ID, load, project
@@ -74,7 +75,7 @@ class PublicPages(DependencyProvider):
 
 
 class InspectionRoutes(RoutesBase):
-    inspections = TimedRpcProxy("inspections")
+    inspections = GuardedRpcProxy("inspections")
     inspections_probe = ProbeProxy("inspections")
     identity = CallerIdentity()
     pages = PublicPages()

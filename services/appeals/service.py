@@ -16,6 +16,7 @@ from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
+from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
@@ -76,6 +77,7 @@ class AppealsService:
     caller = CallerIdentity()
     metrics = Metrics()
     logs = CallIdLogging()
+    admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT
     processed_table = processed_table
 
     # -- intake (APP-1, APP-2, APP-3, APP-4) -------------------------------------
@@ -390,25 +392,20 @@ class AppealsService:
         session.add(ent)
 
     # -- operations --------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    @configurable_timer("GAUGE_INTERVAL_SECONDS", 15, eager=True)
+    def refresh_gauges(self):
+        """Business gauges on a schedule, not per scrape (the admin port serves them)."""
         gauge_open = self.metrics.gauge("qinqing_appeals_open", "Appeals being handled",
                                         ["tier", "department"])
         gauge_overdue = self.metrics.gauge("qinqing_appeals_overdue", "Appeals past their deadline",
                                            ["tier", "department"])
-        pending = self.metrics.gauge("qinqing_outbox_pending", "Events not yet published")
+        with self.db.reading() as s:
+            counts = ledger.open_counts(s, utcnow())
         gauge_open.clear()
         gauge_overdue.clear()
-        with self.db.reading() as s:
-            for tier, dept, n_open, n_overdue in ledger.open_counts(s, utcnow()):
-                gauge_open.labels(tier, dept).set(n_open)
-                gauge_overdue.labels(tier, dept).set(n_overdue)
-        pending.set(self.outbox_pending())
-        return self.metrics.expose()
-
-    def outbox_pending(self):
-        relay = next(d for d in self.rules.container.dependencies if isinstance(d, OutboxRelay))
-        return relay.pending_count()
+        for tier, dept, n_open, n_overdue in counts:
+            gauge_open.labels(tier, dept).set(n_open)
+            gauge_overdue.labels(tier, dept).set(n_overdue)
 
     @http("GET", "/healthz")
     def healthz(self, request):

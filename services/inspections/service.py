@@ -27,6 +27,7 @@ from kernel.calendar import WorkingCalendar, utcnow
 from kernel.config import ROOT, CountyProfile, setting, setting_json
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
+from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
 from kernel.outbox import OutboxRelay
@@ -152,6 +153,7 @@ class InspectionsService:
     caller = CallerIdentity()
     metrics = Metrics()
     logs = CallIdLogging()
+    admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT
     processed_table = processed_table
 
     # -- filing a visit (INS-1 … INS-5) -------------------------------------------------
@@ -1025,15 +1027,15 @@ class InspectionsService:
         }
 
     # -- operations -------------------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    @configurable_timer("GAUGE_INTERVAL_SECONDS", 15, eager=True)
+    def refresh_gauges(self):
+        """Business gauges on a schedule, not per scrape (the admin port serves them)."""
         by_status = self.metrics.gauge("qinqing_inspections_visits",
                                        "Visits planned this month, by status and kind",
                                        ["status", "kind"])
         flagged = self.metrics.gauge("qinqing_inspections_flagged",
                                      "Emergency visits flagged for a late or missing record",
                                      ["department", "reason"])
-        pending = self.metrics.gauge("qinqing_outbox_pending", "Events not yet published")
         by_status.clear()
         flagged.clear()
         month = domain.month_of(self.rules.today())
@@ -1045,9 +1047,6 @@ class InspectionsService:
                                              .where(Visit.flagged_at.is_not(None))
                                              .group_by(Visit.department, Visit.flag_reason)):
                 flagged.labels(dept, reason).set(n)
-        relay = next(d for d in self.rules.container.dependencies if isinstance(d, OutboxRelay))
-        pending.set(relay.pending_count())
-        return self.metrics.expose()
 
     @http("GET", "/healthz")
     def healthz(self, request):
