@@ -10,6 +10,7 @@ import json
 import logging
 import math
 
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -113,7 +114,7 @@ def describe(exc):
         return exc.code, _TITLES.get(exc.code, exc.name), detail, {}, headers
     if isinstance(exc, RpcTimeout):
         return 504, _TITLES[504], "a service did not answer in time; try again", {}, {}
-    if isinstance(exc, (UnknownService, ConnectionError, OSError)) or (
+    if isinstance(exc, (UnknownService, ConnectionError, OSError, BrokerUnreachable)) or (
             isinstance(exc, RemoteError) and exc.exc_type in TRANSIENT_REMOTE):
         return 503, _TITLES[503], "a service is not available; try again later", {}, \
             {"Retry-After": str(RETRY_AFTER_SECONDS)}

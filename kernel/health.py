@@ -78,8 +78,9 @@ class AdminServer(DependencyProvider):
         self.sock = eventlet.listen((self.host, self.port))
         self.port = self.sock.getsockname()[1]
         _log.info("%s admin server on %s:%s", self.container.service_name, self.host, self.port)
-        self.container.spawn_managed_thread(self._serve, identifier="admin_server")
-        self.container.spawn_managed_thread(self._refresh, identifier="admin_gauges")
+        self._threads = [
+            self.container.spawn_managed_thread(self._serve, identifier="admin_server"),
+            self.container.spawn_managed_thread(self._refresh, identifier="admin_gauges")]
 
     def _serve(self):
         eventlet.wsgi.server(self.sock, self.app, log_output=False, debug=False,
@@ -92,6 +93,8 @@ class AdminServer(DependencyProvider):
         self._close()
 
     def _close(self):
+        for gt in getattr(self, "_threads", ()):
+            gt.kill()  # the server and the gauges: nothing of them is in flight to finish
         sock, self.sock = self.sock, None
         if sock is not None:
             try:

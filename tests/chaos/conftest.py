@@ -1,11 +1,14 @@
 """Fixtures of the chaos tests: a broker node and a PostgreSQL cluster of
 their own (tests/chaos/clusters.py), which the tests stop and start; the
 suite's fixtures (start_service, rpc, event_tap …) run against them."""
+import datetime as dt
+import json
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from kernel.config import ROOT
 from kernel.db import normalise_url
 
 from .clusters import PostgresCluster, RabbitNode
@@ -62,3 +65,14 @@ def count(url, sql, **params):
             return c.execute(sa.text(sql), params).all()
     finally:
         engine.dispose()
+
+
+FIGURES = ROOT / "var" / "chaos" / "figures.json"
+
+
+def record_figures(test, figures):
+    """Write a test's figures of its last run (docs/reliability.md quotes them)."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    data = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    data[test] = {**figures, "run_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    FIGURES.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
