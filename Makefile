@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services chaos
 
 all: test
 
@@ -36,6 +36,10 @@ test: install
 	elif [ -n "$${QQ_REQUIRE_POSTGRES:-}" ]; then \
 	  echo "PostgreSQL is required here (QQ_REQUIRE_POSTGRES) and not available" >&2; exit 1; \
 	else echo "PostgreSQL not available: the PostgreSQL pass was skipped"; fi
+
+## chaos: break a broker and a database of the tests' own (docs/reliability.md); < 6 min
+chaos: install
+	timeout 360 $(PYTEST) tests/chaos -q
 
 test-unit: install
 	$(PYTEST) tests/unit -q

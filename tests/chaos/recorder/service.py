@@ -6,7 +6,10 @@ event it handles in its own database, through the kernel's idempotent
 enterprise in it fails every time (a poison message); emptying it is "the
 fix" that a replay from the dead-letter queue then meets.
 """
+import os
 from pathlib import Path
+
+import eventlet
 
 from sqlalchemy import Column, Integer, MetaData, String, Table
 
@@ -42,6 +45,8 @@ class RecorderService:
     broken_for = set()  # enterprise codes whose appeals this "bug" cannot handle
 
     def _record(self, session, envelope, data):
+        # work that takes a while, inside the transaction: a kill lands mid-way
+        eventlet.sleep(float(os.environ.get("RECORDER_DELAY_SECONDS") or 0))
         session.execute(received.insert().values(
             event_id=str(envelope["event_id"]), event_type=envelope["event_type"],
             appeal_id=data["appeal_id"], at=utcnow()))
