@@ -11,7 +11,9 @@
   ``deadletters.<service>`` with the error, the queue and the handler in its
   headers, counted in ``qinqing_dead_letters_total``. The consumer keeps going.
   Nothing is acked before the copy is confirmed by the broker; a crash in
-  between gives a duplicate, which the idempotent consumer ignores.
+  between gives a duplicate, which the idempotent consumer ignores. A failure
+  of the database or the network (not of the message) is not counted: the
+  message is requeued after a pause, however long the outage.
 - **Quorum queues** (``EVENT_QUEUE_TYPE``, default ``quorum``; ``classic`` for
   a broker older than 3.8): replicated, durable, with a delivery count.
 - **Bounded prefetch**: nameko sets each consumer's prefetch to the
@@ -39,6 +41,12 @@ _log = logging.getLogger(__name__)
 
 ATTEMPTS = "x-qq-attempts"
 DEFAULT_EXCHANGE = Exchange("", type="direct")
+
+
+def _transient():
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+    return (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, ConnectionError)
 
 
 class Poison(Exception):
@@ -119,6 +127,12 @@ class ReliableEventHandler(EventHandler):
         headers = dict(message.headers or {})
         attempt = int(headers.get(ATTEMPTS, 1))
         poison = issubclass(exc_info[0], Poison)
+        if issubclass(exc_info[0], _transient()):
+            # the database or the network is away, not the message at fault:
+            # it comes again, uncounted, however long the outage lasts
+            eventlet.sleep(min(self.backoff * 5, 2.0))
+            self.queue_consumer.requeue_message(message)
+            return
         try:
             if poison or attempt >= self.max_attempts:
                 self._dead_letter(message, headers, attempt, exc_info)
