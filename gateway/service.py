@@ -6,10 +6,12 @@ gateway.service:GatewayService``); port 8000, or GATEWAY_PORT.
 """
 from .routes.api_keys import ApiKeyRoutes
 from .routes.appeals import AppealRoutes
+from .routes.audit import AuditRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
 
 
-class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes):
+class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes,
+                     AuditRoutes):
     name = "gateway"

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 
+from kernel.audit import AuditTrail
 from kernel.config import setting
 from kernel.db import Database
 from kernel.errors import BadInput
@@ -34,6 +35,7 @@ class RoutesBase:
     metrics = Metrics()
     logs = CallIdLogging()
     admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT, off the public port
+    audit = AuditTrail()  # API keys made and revoked: who, when, request id
     # The reference data (channels, departments) every client form needs comes
     # from the appeals service, so the proxy is shared by all route modules.
     appeals = GuardedRpcProxy("appeals")

@@ -16,6 +16,7 @@ from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
+from kernel.audit import AuditExport, AuditTrail
 from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
@@ -68,7 +69,7 @@ class Rules(DependencyProvider):
         return self
 
 
-class AppealsService:
+class AppealsService(AuditExport):
     name = "appeals"
 
     db = Database(MIGRATIONS)
@@ -78,6 +79,7 @@ class AppealsService:
     metrics = Metrics()
     logs = CallIdLogging()
     admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT
+    audit = AuditTrail()  # who wrote what, when (audit_log, append-only)
     processed_table = processed_table
 
     # -- intake (APP-1, APP-2, APP-3, APP-4) -------------------------------------

@@ -27,6 +27,7 @@ from kernel.calendar import WorkingCalendar, utcnow
 from kernel.config import ROOT, CountyProfile, setting, setting_json
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
+from kernel.audit import AuditExport, AuditTrail
 from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
@@ -144,7 +145,7 @@ def _no_penalty_list(config):
     return out
 
 
-class InspectionsService:
+class InspectionsService(AuditExport):
     name = "inspections"
 
     db = Database(MIGRATIONS)
@@ -154,6 +155,7 @@ class InspectionsService:
     metrics = Metrics()
     logs = CallIdLogging()
     admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT
+    audit = AuditTrail()  # who wrote what, when (audit_log, append-only)
     processed_table = processed_table
 
     # -- filing a visit (INS-1 … INS-5) -------------------------------------------------

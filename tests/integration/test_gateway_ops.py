@@ -26,7 +26,7 @@ OPERATIONS = {
     ("/open311/v2/services.{fmt}", "get"), ("/open311/v2/services/{service_code}.{fmt}", "get"),
     ("/open311/v2/requests.{fmt}", "post"), ("/open311/v2/requests.{fmt}", "get"),
     ("/open311/v2/requests/{service_request_id}.{fmt}", "get"),
-    ("/healthz", "get"), ("/readyz", "get"), ("/openapi.json", "get"),
+    ("/healthz", "get"), ("/readyz", "get"), ("/openapi.json", "get"), ("/api/v1/audit/{service}", "get"),
     ("/docs", "get"),
 } | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS
 
