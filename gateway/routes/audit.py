@@ -1,5 +1,7 @@
 """The audit trail for the task force (an inspection of the inspectors):
 every write of a service, who made it, when, under which request."""
+from marshmallow import Schema, fields
+
 from kernel.errors import BadInput, NotFound
 
 from ..access import STAFF
@@ -9,12 +11,33 @@ from .base import RoutesBase
 AUDITED = ("appeals", "gateway", "inspections")
 
 
+class AuditChange(Schema):
+    table = fields.String(metadata={"example": "appeals"})
+    op = fields.String(metadata={"description": "insert | update | delete"})
+    key = fields.String(allow_none=True, metadata={"description": "the row's key, when known"})
+    more = fields.Integer(metadata={"description": "changes left out of a very large write"})
+
+
+class AuditRow(Schema):
+    id = fields.Integer()
+    at = fields.String(metadata={"description": "when (ISO 8601, UTC)"})
+    service = fields.String()
+    entrypoint = fields.String(metadata={"example": "create_appeal"})
+    credential = fields.String(metadata={"example": "taskforce:tf-1@taskforce"})
+    request_id = fields.String(allow_none=True)
+    call_id = fields.String(allow_none=True)
+    changes = fields.List(fields.Nested(AuditChange))
+
+
+class AuditPage(Schema):
+    items = fields.List(fields.Nested(AuditRow))
+    next_after_id = fields.Integer(metadata={"description": "after_id of the next page"})
+
+
 class AuditRoutes(RoutesBase):
 
     @route("GET", "/api/v1/audit/<service>", roles=STAFF, tags=("audit",),
-           content={"application/json": "`{\"items\": [...], \"next_after_id\": n}`: each row "
-                                        "has id, at, service, entrypoint, credential, "
-                                        "request_id, call_id, changes"},
+           response=AuditPage,
            summary="Export a service's audit trail (append-only), oldest first, in pages",
            description="`after_id` (the last id of the previous page) and `limit` (1 … 1000) "
                        "page through it. The service is appeals, inspections or gateway.")
