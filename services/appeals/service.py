@@ -11,12 +11,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from kernel.audit import AuditExport, AuditTrail
 from kernel.calendar import WorkingCalendar, to_utc, utcnow
 from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
-from kernel.audit import AuditExport, AuditTrail
 from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics

@@ -23,11 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.wrappers import Response
 
+from kernel.audit import AuditExport, AuditTrail
 from kernel.calendar import WorkingCalendar, utcnow
 from kernel.config import ROOT, CountyProfile, setting, setting_json
 from kernel.db import Database
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
-from kernel.audit import AuditExport, AuditTrail
 from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics

@@ -16,6 +16,7 @@ from tests.chaos.conftest import count, record_figures
 from tests.chaos.recorder.service import RecorderService
 from tests.conftest import ENTERPRISE_A
 from tests.integration.test_gateway_kit import SECRET, UNLIMITED, bearer
+from tests.integration.test_reliability import wait_for
 
 pytestmark = pytest.mark.chaos
 
@@ -24,13 +25,6 @@ CONCURRENCY = 20
 EVENTS_PER_APPEAL = ("appeal.created", "appeal.assigned", "appeal.status_changed")
 
 
-def wait_for(predicate, timeout=120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 def test_thousand_appeals_through_a_broker_restart(start_service, db_factory, rabbit):
@@ -93,11 +87,11 @@ def test_thousand_appeals_through_a_broker_restart(start_service, db_factory, ra
                for t in list(accepted)[:20]) == set(list(accepted.values())[:20])
     # every event of every stored appeal handled exactly once downstream
     outbox = lambda: count(appeals_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0]  # noqa: E731
-    assert wait_for(lambda: outbox() == 0)
+    assert wait_for(lambda: outbox() == 0, timeout=120)
     want = {r[0] for r in count(appeals_db, "SELECT event_id FROM outbox WHERE event_type IN "
                                             "('appeal.created','appeal.assigned','appeal.status_changed')")}
     handled = lambda: count(recorder_db, "SELECT event_id, count(*) FROM received GROUP BY event_id")  # noqa: E731
-    assert wait_for(lambda: len(handled()) >= len(want))
+    assert wait_for(lambda: len(handled()) >= len(want), timeout=120)
     time.sleep(2)  # anything more now would be a duplicate
     rows = handled()
     duplicates = sum(n - 1 for _, n in rows)

@@ -10,6 +10,7 @@ from services.appeals.service import AppealsService
 from tests.chaos.conftest import count
 from tests.chaos.recorder.service import RecorderService
 from tests.conftest import ENTERPRISE_A, ENTERPRISE_B
+from tests.integration.test_reliability import wait_for
 from tests.support.probes import scrape_until
 
 pytestmark = pytest.mark.chaos
@@ -21,13 +22,6 @@ def appeal(enterprise, title="停电"):
             "contact_name": "张明", "contact_phone": "13912340001"}
 
 
-def wait_for(predicate, timeout=60.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_poison_message_is_set_aside_and_replayed_after_a_fix(
@@ -45,8 +39,8 @@ def test_poison_message_is_set_aside_and_replayed_after_a_fix(
         created = lambda: {r[0] for r in count(  # noqa: E731
             recorder_db, "SELECT appeal_id FROM received WHERE event_type = 'appeal.created'")}
         # the consumer kept going: every good appeal is recorded, the poison one is not
-        assert wait_for(lambda: created() == set(good))
-        assert wait_for(lambda: len(list_deadletters(amqp_uri, "recorder")) == 1)
+        assert wait_for(lambda: created() == set(good), timeout=120)
+        assert wait_for(lambda: len(list_deadletters(amqp_uri, "recorder")) == 1, timeout=120)
         [letter] = list_deadletters(amqp_uri, "recorder")  # listing leaves it there
         assert letter["event_type"] == "appeal.created" and letter["attempts"] == 3
         assert letter["error"].startswith("Poisoned: cannot handle this one yet")
@@ -58,13 +52,13 @@ def test_poison_message_is_set_aside_and_replayed_after_a_fix(
         # a later good event still flows while the letter waits
         with rpc(callers["hotline"]) as p:
             later = p.appeals.create_appeal(appeal(ENTERPRISE_A, "later"))["id"]
-        assert wait_for(lambda: later in created())
+        assert wait_for(lambda: later in created(), timeout=120)
         assert created() == set(good) | {later}
 
         RecorderService.broken_for = set()  # the fix
         replayed = replay_deadletters(amqp_uri, "recorder")
         assert [r["message_id"] for r in replayed] == [letter["message_id"]]
-        assert wait_for(lambda: poison in created())
+        assert wait_for(lambda: poison in created(), timeout=120)
         assert list_deadletters(amqp_uri, "recorder") == []
         # each event of every appeal recorded exactly once
         rows = count(recorder_db, "SELECT event_id, count(*) FROM received GROUP BY event_id")

@@ -17,6 +17,7 @@ from tests.chaos.processes import ServiceProcess
 from tests.chaos.recorder.service import RecorderService
 from tests.conftest import ENTERPRISE_A
 from tests.integration.test_gateway_kit import SECRET, UNLIMITED, bearer
+from tests.integration.test_reliability import wait_for
 from tests.support.probes import admin_get
 
 pytestmark = pytest.mark.chaos
@@ -36,13 +37,6 @@ def appeal_body(title):
             "contact_name": "张明", "contact_phone": "13912340001"}
 
 
-def wait_for(predicate, timeout=90.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return predicate()
 
 
 def test_postgres_stopped_under_load(start_service, db_factory, pg):
@@ -100,10 +94,10 @@ def test_postgres_stopped_under_load(start_service, db_factory, pg):
     stored = dict(count(appeals_db, "SELECT title, count(*) FROM appeals GROUP BY title"))
     assert all(stored.get(t) == 1 for t in accepted)  # nothing accepted lost, none twice
     pending = lambda: count(appeals_db, "SELECT count(*) FROM outbox WHERE published_at IS NULL")[0][0]  # noqa: E731
-    assert wait_for(lambda: pending() == 0)
+    assert wait_for(lambda: pending() == 0, timeout=120)
     created = lambda: count(recorder_db, "SELECT appeal_id, count(*) FROM received "  # noqa: E731
                                          "WHERE event_type = 'appeal.created' GROUP BY appeal_id")
-    assert wait_for(lambda: set(accepted.values()) <= {a for a, _ in created()})
+    assert wait_for(lambda: set(accepted.values()) <= {a for a, _ in created()}, timeout=120)
     rows = count(recorder_db, "SELECT event_id, count(*) FROM received GROUP BY event_id")
     duplicates = sum(n - 1 for _, n in rows)
     assert duplicates == 0

@@ -15,6 +15,7 @@ from kernel.outbox import event_exchange
 from tests.chaos.conftest import count, record_figures
 from tests.chaos.processes import ServiceProcess
 from tests.conftest import ENTERPRISE_A
+from tests.integration.test_reliability import wait_for
 
 pytestmark = pytest.mark.chaos
 
@@ -47,13 +48,6 @@ def ready_in_queue(amqp_uri):
         return conn.channel().queue_declare(QUEUE, passive=True)[1]
 
 
-def wait_for(predicate, timeout=120.0, every=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(every)
-    return predicate()
 
 
 def recorder(amqp_uri, db_url, tmp_path):
@@ -71,7 +65,7 @@ def test_consumer_process_stopped_mid_burst(sig, db_factory, amqp_uri, tmp_path)
     try:
         sent = burst(amqp_uri, BURST)
         handled = lambda: count(db_url, "SELECT count(*) FROM received")[0][0]  # noqa: E731
-        assert wait_for(lambda: handled() >= BURST // 4)
+        assert wait_for(lambda: handled() >= BURST // 4, timeout=120)
         at_signal = handled()
         first.signal(sig)
         code = first.wait(timeout=30)  # SIGTERM: exits by itself within its grace period
@@ -83,7 +77,7 @@ def test_consumer_process_stopped_mid_burst(sig, db_factory, amqp_uri, tmp_path)
             # it took nothing new: the rest waits in the queue, none acked unhandled
             assert ready_in_queue(amqp_uri) >= BURST - at_exit
         second.start()
-        assert wait_for(lambda: handled() >= BURST)
+        assert wait_for(lambda: handled() >= BURST, timeout=120)
         time.sleep(1.5)  # anything more would be a duplicate
         rows = dict(count(db_url, "SELECT event_id, count(*) FROM received GROUP BY event_id"))
         duplicates = sum(n - 1 for n in rows.values())
