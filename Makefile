@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
+CHAOS_TIMEOUT ?= 360
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile clean services chaos
@@ -39,7 +40,7 @@ test: install
 
 ## chaos: break a broker and a database of the tests' own (docs/reliability.md); < 6 min
 chaos: install
-	timeout 360 $(PYTEST) tests/chaos -q
+	timeout $(CHAOS_TIMEOUT) $(PYTEST) tests/chaos -q
 
 test-unit: install
 	$(PYTEST) tests/unit -q
