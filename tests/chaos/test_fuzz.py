@@ -37,7 +37,7 @@ def test_fuzz_the_whole_api_from_its_openapi_document(start_service, db_factory,
            "--report", "junit", "--report-junit-path", str(tmp_path / "fuzz.xml"),
            "--no-color"]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=ROOT,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
                             env={"PATH": "/usr/bin:/bin", "NO_PROXY": "*",
                                  "SCHEMATHESIS_HOOKS": ""})
     while proc.poll() is None:  # poll, so this process keeps serving the gateway meanwhile
