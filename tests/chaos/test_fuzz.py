@@ -37,12 +37,14 @@ def test_fuzz_the_whole_api_from_its_openapi_document(start_service, db_factory,
            "--report", "junit", "--report-junit-path", str(tmp_path / "fuzz.xml"),
            "--no-color"]
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path,
-                            env={"PATH": "/usr/bin:/bin", "NO_PROXY": "*",
-                                 "SCHEMATHESIS_HOOKS": ""})
-    while proc.poll() is None:  # poll, so this process keeps serving the gateway meanwhile
-        time.sleep(0.2)
-    out = proc.stdout.read().decode(errors="replace")
+    output = tmp_path / "st.out"  # a file, not a pipe: a long report must not block it
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path,
+                                env={"PATH": "/usr/bin:/bin", "NO_PROXY": "*",
+                                     "SCHEMATHESIS_HOOKS": ""})
+        while proc.poll() is None:  # poll, so this process keeps serving the gateway meanwhile
+            time.sleep(0.2)
+    out = output.read_text(errors="replace")
     (ROOT / "var" / "chaos").mkdir(parents=True, exist_ok=True)
     (ROOT / "var" / "chaos" / "fuzz.log").write_text(out)
     assert proc.returncode == 0, out[-6000:]
