@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
+CHAOS_TIMEOUT ?= 360
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify bench-export clean services
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify bench-export clean services chaos
 .PHONY: deploy-tools k8s-check
 
 all: test
@@ -40,6 +41,10 @@ test: install deploy-tools
 	elif [ -n "$${QQ_REQUIRE_POSTGRES:-}" ]; then \
 	  echo "PostgreSQL is required here (QQ_REQUIRE_POSTGRES) and not available" >&2; exit 1; \
 	else echo "PostgreSQL not available: the PostgreSQL pass was skipped"; fi
+
+## chaos: break a broker and a database of the tests' own (docs/reliability.md); < 6 min
+chaos: install
+	timeout $(CHAOS_TIMEOUT) $(PYTEST) tests/chaos -q
 
 test-unit: install
 	$(PYTEST) tests/unit -q

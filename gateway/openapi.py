@@ -131,7 +131,8 @@ def document(service_cls, server_url="/"):
                                         "evidence"),
                       ("api keys", "credentials for department systems and channels"),
                       ("open311", "Open311 GeoReport v2"),
-                      ("operations", "probes and metrics"),
+                      ("audit", "who wrote what, when (append-only)"),
+                      ("operations", "probes (metrics are on the admin port)"),
                       ("documentation", "this document")):
         spec.tag({"name": tag, "description": text})
 

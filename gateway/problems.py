@@ -10,6 +10,7 @@ import json
 import logging
 import math
 
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -19,6 +20,7 @@ from kernel.errors import BadInput, Conflict, QinqingError, Unauthorized
 _log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_SECONDS = 5  # what a client is told to wait when a service is away
 
 
 # -- errors only the gateway raises (they never cross RPC) ----------------------
@@ -58,6 +60,19 @@ class ServiceUnavailable(QinqingError):
     status = 503
     title = "Service unavailable"
 
+    def __init__(self, detail="", retry_after=RETRY_AFTER_SECONDS):
+        super().__init__(detail, {"retry_after": retry_after})
+
+    @property
+    def retry_after(self):
+        return max(1, math.ceil(self.extra.get("retry_after") or RETRY_AFTER_SECONDS))
+
+
+# A service's database or connection failing (its remote error's type): the
+# request may succeed later, so 503 with Retry-After, not a 502.
+TRANSIENT_REMOTE = frozenset({"OperationalError", "InterfaceError", "DisconnectionError",
+                              "TimeoutError", "ConnectionError", "ConnectionRefusedError"})
+
 
 # -- rendering --------------------------------------------------------------------
 
@@ -85,7 +100,7 @@ def describe(exc):
             members["conflict"] = exc.extra  # e.g. the appeal's status and the allowed ones
         if isinstance(exc, Unauthorized):
             headers["WWW-Authenticate"] = 'Bearer realm="qinqing"'
-        if isinstance(exc, TooManyRequests):
+        if isinstance(exc, (TooManyRequests, ServiceUnavailable)):
             headers["Retry-After"] = str(exc.retry_after)
         if type(exc).status >= 500:
             return exc.status, exc.title, exc.detail, members, headers
@@ -99,8 +114,10 @@ def describe(exc):
         return exc.code, _TITLES.get(exc.code, exc.name), detail, {}, headers
     if isinstance(exc, RpcTimeout):
         return 504, _TITLES[504], "a service did not answer in time; try again", {}, {}
-    if isinstance(exc, (UnknownService, ConnectionError, OSError)):
-        return 503, _TITLES[503], "a service is not available; try again later", {}, {}
+    if isinstance(exc, (UnknownService, ConnectionError, OSError, BrokerUnreachable)) or (
+            isinstance(exc, RemoteError) and exc.exc_type in TRANSIENT_REMOTE):
+        return 503, _TITLES[503], "a service is not available; try again later", {}, \
+            {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if isinstance(exc, RemoteError):
         return 502, _TITLES[502], "a service failed to handle the request", {}, {}
     return 500, _TITLES[500], "the gateway failed to handle the request", {}, {}

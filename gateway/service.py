@@ -7,6 +7,7 @@ gateway.service:GatewayService``); port 8000, or GATEWAY_PORT.
 from .routes.api_keys import ApiKeyRoutes
 from .routes.appeals import AppealRoutes
 from .routes.exports import ExportRoutes
+from .routes.audit import AuditRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.lists import ListRoutes
 from .routes.notify import NotifyRoutes
@@ -20,5 +21,5 @@ from .routes.scoring import ScoringRoutes
 
 class GatewayService(AppealRoutes, ExportRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
                      OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes, ScoringRoutes,
-                     NotifyRoutes):
+                     NotifyRoutes, AuditRoutes):
     name = "gateway"

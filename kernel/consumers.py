@@ -4,27 +4,31 @@
 handler that (1) checks the envelope and the payload against the contract,
 (2) records the ``event_id`` in ``processed_events`` in the same transaction as
 the handler's effect. A redelivered event finds its id there and changes
-nothing. A handler that fails rolls back and the message is requeued; a payload
-that breaks the contract is logged and dropped (it can never succeed).
+nothing. A handler that fails rolls back and the message is tried again, up to
+``max_attempts`` (``CONSUMER_MAX_ATTEMPTS``, 5) times, then set aside in the
+service's dead-letter queue; a payload that breaks the contract can never
+succeed and goes there at once (kernel.deadletters).
 """
 import functools
 import logging
 
 from marshmallow import ValidationError
-from nameko.events import event_handler
 from sqlalchemy import select
 
 from kernel.calendar import utcnow
 from kernel.schemas import shared
 from kernel.contracts import Envelope, schema_for
+from kernel.deadletters import Poison, ReliableEventHandler
 
 _log = logging.getLogger(__name__)
 
 
-def consumes(source_service, event_type, processed_table_attr="processed_table", **options):
+def consumes(source_service, event_type, processed_table_attr="processed_table",
+             max_attempts=None, **options):
     """Decorate ``def handler(self, session, data, envelope)``; the service must
     have a ``db`` (kernel.db.Database) and a class attribute naming its
-    processed-events table (default ``processed_table``)."""
+    processed-events table (default ``processed_table``). ``max_attempts``
+    overrides the service's ``CONSUMER_MAX_ATTEMPTS`` for this handler."""
 
     def decorator(fn):
         handler_name = f"{fn.__module__}.{fn.__qualname__}"
@@ -35,8 +39,7 @@ def consumes(source_service, event_type, processed_table_attr="processed_table",
                 envelope = shared(Envelope).load(body)
                 data = schema_for(event_type).load(envelope["data"])
             except (ValidationError, KeyError, TypeError) as exc:
-                _log.error("dropping %s that breaks its contract: %s", event_type, exc)
-                return
+                raise Poison(f"{event_type} breaks its contract: {exc}"[:300]) from None
             event_id = str(envelope["event_id"])
             table = getattr(self, processed_table_attr)
             with self.db.transaction() as session:
@@ -50,6 +53,8 @@ def consumes(source_service, event_type, processed_table_attr="processed_table",
                 fn(self, session, data, envelope)
 
         options.setdefault("requeue_on_error", True)
-        return event_handler(source_service, event_type, **options)(wrapper)
+        options.setdefault("expected_exceptions", Poison)
+        return ReliableEventHandler.decorator(source_service, event_type,
+                                              max_attempts=max_attempts, **options)(wrapper)
 
     return decorator

@@ -67,21 +67,42 @@ def stale_is_conflict(what="the item"):
 
 def service_dependencies(migrations_dir, outbox_table, processed_table):
     """A base class with what every service declares: its database (migrated at
-    start), the outbox relay, the caller identity, metrics and call-id logging.
+    start), the outbox relay, the caller identity, metrics, call-id logging, the
+    admin port (/healthz, /readyz, /metrics off the public network), the audit
+    trail with its staff-only export, and the liveness ``/healthz`` and ``ping``.
     A service adds its own ``rules`` dependency: ``class X(service_dependencies(…))``."""
     # imported here: these modules build on nameko's extensions, the helpers above do not
+    import json
+
+    from nameko.web.handlers import http
+    from sqlalchemy import select
+
+    from .audit import AuditExport, AuditTrail
     from .db import Database
+    from .health import AdminServer
     from .logs import CallIdLogging
     from .metrics import Metrics
     from .outbox import OutboxRelay
-    from .rpc import CallerIdentity
+    from .rpc import CallerIdentity, rpc
 
-    class ServiceDependencies:
+    class ServiceDependencies(AuditExport):
         db = Database(migrations_dir)
         outbox = OutboxRelay(outbox_table)
         caller = CallerIdentity()
         metrics = Metrics()
         logs = CallIdLogging()
+        admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT
+        audit = AuditTrail()  # who wrote what, when (audit_log, append-only)
+
+        @http("GET", "/healthz")
+        def healthz(self, request):
+            return 200, json.dumps({"status": "ok", "service": self.name})
+
+        @rpc
+        def ping(self):
+            with self.db.reading() as s:
+                s.execute(select(1))
+            return {"service": self.name, "status": "ok"}
 
     ServiceDependencies.processed_table = processed_table
     return ServiceDependencies

@@ -91,6 +91,7 @@ def base_config(amqp_uri):
         "SWEEP_INTERVAL_SECONDS": 3600,  # tests that sweep set their own
         # Services verify, and rpc()/cluster_proxy sign, the caller with this key.
         "CALLER_SIGNING_KEY": "test-caller-signing-key-0123456789abcdef",
+        "ADMIN_HOST": "127.0.0.1",  # admin ports (kernel.health) on loopback, a free one each
     }
 
 

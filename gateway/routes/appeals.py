@@ -11,7 +11,7 @@ from services.appeals.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Appeal, A
 from ..access import ACTION_ROLES, ANY_CALLER, REPORTERS, check_action
 from ..http import json_response, query_args, read_json, route
 from ..schemas import MAX_ID, load, project
-from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
+from .base import RoutesBase, idempotency, rpc_safe
 
 # What a client sends for each action of the closed loop, for the document (GW-1).
 ACTION_EXAMPLES = {
@@ -33,7 +33,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class AppealRoutes(RoutesBase):
-    appeals_probe = ProbeProxy("appeals")
 
     @route("POST", "/api/v1/appeals", roles=ANY_CALLER, tags=("appeals",), status=201,
            idempotent=True,

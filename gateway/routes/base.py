@@ -1,29 +1,20 @@
 """What every routes module shares: the gateway's dependencies and helpers."""
 import datetime as dt
-import inspect
 import re
 from pathlib import Path
 
 
-from kernel.config import setting
+from kernel.audit import AuditTrail
 from kernel.db import Database
 from kernel.errors import BadInput
+from kernel.health import AdminServer
 from kernel.logs import CallIdLogging
 from kernel.metrics import Metrics
-from kernel.rpc import TimedRpcProxy
 
 from ..auth import Gate
+from ..circuit import GuardedRpcProxy
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-class ProbeProxy(TimedRpcProxy):
-    """An RPC proxy with the short readiness timeout (GATEWAY_READY_TIMEOUT_SECONDS,
-    default 2 s); /readyz calls ``ping()`` on every one the service declares."""
-
-    def setup(self):
-        super().setup()
-        self.timeout = float(setting(self.container.config, "GATEWAY_READY_TIMEOUT_SECONDS", 2))
 
 
 class RoutesBase:
@@ -31,15 +22,12 @@ class RoutesBase:
     gate = Gate()
     metrics = Metrics()
     logs = CallIdLogging()
+    admin = AdminServer()  # /healthz, /readyz, /metrics on ADMIN_PORT, off the public port
+    audit = AuditTrail()  # API keys made and revoked: who, when, request id
     # The reference data (channels, departments) every client form needs comes
     # from the appeals service, so the proxy is shared by all route modules.
-    appeals = TimedRpcProxy("appeals")
+    appeals = GuardedRpcProxy("appeals")
 
-    @classmethod
-    def probes(cls):
-        """``(attribute, service name)`` of each backing service /readyz pings."""
-        return sorted((name, proxy.target_service) for name, proxy in inspect.getmembers(cls)
-                      if isinstance(proxy, ProbeProxy))
 
 
 def rpc_safe(data):

@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response
 
 from kernel.config import CountyProfile
 from kernel.errors import BadInput, NotFound
-from kernel.rpc import CallerIdentity, TimedRpcProxy
+from kernel.rpc import CallerIdentity
 from kernel.validators import normalise_credit_code
 from services.inspections.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Draw, DrawCreate,
                                           DrawReplay, ExceptionsQuery, ImportReport, Inspection,
@@ -34,10 +34,11 @@ from services.inspections.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Draw,
 
 from ..access import (ANY_CALLER, INSPECTION_ACTION_ROLES, INSPECTION_FILERS, INSPECTION_READERS,
                       STAFF, check_role)
+from ..circuit import GuardedRpcProxy
 from ..http import json_response, query_args, read_json, route
 from ..problems import MalformedRequest, PayloadTooLarge
 from ..schemas import MAX_ID, load, project
-from .base import ProbeProxy, RoutesBase, idempotency, rpc_safe
+from .base import RoutesBase, idempotency, rpc_safe
 
 INSPECTION = f"/api/v1/inspections/<int(min=1, max={MAX_ID}):inspection_id>"
 DRAW_ID = f"<int(min=1, max={MAX_ID}):draw_id>"
@@ -74,8 +75,7 @@ class PublicPages(DependencyProvider):
 
 
 class InspectionRoutes(RoutesBase):
-    inspections = TimedRpcProxy("inspections")
-    inspections_probe = ProbeProxy("inspections")
+    inspections = GuardedRpcProxy("inspections")
     identity = CallerIdentity()
     pages = PublicPages()
 

@@ -2,16 +2,15 @@
 pushes and imports. Validated by notify's published contract
 (``services/notify/schemas.py``); notify checks the caller again.
 
-No readiness probe yet: /readyz's report names its services exactly and the
-platform may run without notify; add ``notify_probe = ProbeProxy("notify")``
-when it always runs.
+Notify down, these routes answer 503 at once (its circuit) and /readyz reports it
+without taking the gateway out of rotation.
 """
 from werkzeug.wrappers import Response
 
-from kernel.rpc import TimedRpcProxy
 from services.notify import schemas as ns
 
 from ..access import DEPARTMENT, ENTERPRISE, STAFF, TASKFORCE, ADMIN
+from ..circuit import GuardedRpcProxy
 from ..http import json_response, query_args, read_json, route
 from ..schemas import MAX_ID, load, project
 from .base import RoutesBase, rpc_safe
@@ -23,7 +22,7 @@ ID = f"<int(min=1, max={MAX_ID}):item_id>"
 
 
 class NotifyRoutes(RoutesBase):
-    notify = TimedRpcProxy("notify")
+    notify = GuardedRpcProxy("notify")
 
     # -- the inbox ------------------------------------------------------------------------
     @route("GET", "/api/v1/inbox", roles=INBOX_OWNERS, tags=TAGS, query=ns.InboxQuery,

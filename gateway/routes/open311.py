@@ -90,7 +90,10 @@ class Open311Routes(RoutesBase):
                                "credit code comes as `attribute[enterprise_code]`.")
     def open311_create(self, request, fmt):
         form = _form(request)
-        caller = self.gate.enter(request, api_key=form.get("api_key"))
+        api_key = form.get("api_key")
+        if api_key is not None and not isinstance(api_key, str):  # a JSON body may send anything
+            raise BadInput({"api_key": ["must be a string"]})
+        caller = self.gate.enter(request, api_key=api_key)
         data = load(RequestIn, form, caller=caller)
         self._known_service(self.appeals.reference(), data["service_code"])
         # The appeals service checks the appeal as it checks every other (its

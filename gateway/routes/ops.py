@@ -1,23 +1,18 @@
-"""Operations and documentation: /healthz, /readyz, /metrics, /openapi.json, /docs.
+"""Operations and documentation: /healthz, /readyz, /openapi.json, /docs.
 
-Probes and metrics are not rate limited (a kubelet or Prometheus polls them
-from one address); the documentation is, like any public route.
+Probes are not rate limited (a kubelet polls them from one address); the
+documentation is, like any public route. /metrics is not here: it is on the
+admin port (kernel.health), which the Ingress does not expose.
 """
-import logging
+import inspect
 
-from kombu import Connection
-from nameko.exceptions import RpcTimeout, UnknownService
-from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-from kernel.config import setting
-
 from .. import docs, openapi
+from ..circuit import GuardedRpcProxy
 from ..http import json_response, route
 from ..schemas import Health, Readiness
 from .base import RoutesBase
-
-_log = logging.getLogger(__name__)
 
 
 class OpsRoutes(RoutesBase):
@@ -28,24 +23,20 @@ class OpsRoutes(RoutesBase):
         return json_response({"status": "ok", "service": "gateway"})
 
     @route("GET", "/readyz", tags=("operations",), response=Readiness,
-           summary="Ready: the broker, the gateway's database and every backing service answer",
-           description="Each service is asked `ping()` with a short timeout "
-                       "(GATEWAY_READY_TIMEOUT_SECONDS, default 2). 503, with the same report, "
-                       "when anything fails.")
+           summary="Ready: this gateway's broker connection and database answer",
+           description="The backing services are not asked: one service down must not take "
+                       "the gateway out of rotation (its routes answer 503 meanwhile). "
+                       "`services` reports what the gateway knows of each (its circuit: "
+                       "ok | down | open | unknown) without changing the status. The same "
+                       "check, without the services, is on the admin port (ADMIN_PORT), which "
+                       "also serves /metrics.")
     def readyz(self, request):
-        report = {"broker": self._broker(), "database": self._database(), "services": {}}
-        for attribute, service in self.probes():
-            report["services"][service] = self._ping(attribute) if report["broker"] == "ok" \
-                else "skipped"
-        ready = report["broker"] == report["database"] == "ok" and \
-            all(v == "ok" for v in report["services"].values())
-        report["status"] = "ready" if ready else "not ready"
+        ready, own = self.admin.readiness()
+        report = {"status": own["status"], "broker": own.get("broker", "ok"),
+                  "database": own.get("database", "ok"),
+                  "services": {service: getattr(self, attribute).circuit.state()
+                               for attribute, service in self.guarded()}}
         return json_response(report, 200 if ready else 503)
-
-    @route("GET", "/metrics", tags=("operations",), content={"text/plain": "Prometheus text format"},
-           summary="Prometheus metrics: calls, errors and latency per route, answers per status")
-    def metrics_endpoint(self, request):
-        return self.metrics.expose()
 
     @route("GET", "/openapi.json", roles=None, tags=("documentation",),
            content={"application/json": "an OpenAPI 3.0 document"},
@@ -60,34 +51,8 @@ class OpsRoutes(RoutesBase):
         self.gate.enter(request)
         return Response(docs.page(type(self)), content_type="text/html; charset=utf-8")
 
-    # -- readiness checks ----------------------------------------------------------------
-    def _broker(self):
-        uri = setting(self.gate.config, "AMQP_URI")
-        try:
-            with Connection(uri, connect_timeout=2) as conn:
-                conn.ensure_connection(max_retries=1)
-            return "ok"
-        except Exception as exc:  # any failure means "not ready"; say which kind in the log
-            _log.warning("readiness: broker unreachable (%s)", type(exc).__name__)
-            return "unreachable"
-
-    def _database(self):
-        try:
-            with self.db.reading() as s:
-                s.execute(text("SELECT 1"))
-            return "ok"
-        except Exception as exc:
-            _log.warning("readiness: database unreachable (%s)", type(exc).__name__)
-            return "unreachable"
-
-    def _ping(self, attribute):
-        try:
-            getattr(self, attribute).ping()
-            return "ok"
-        except RpcTimeout:
-            return "timeout"
-        except UnknownService:
-            return "unavailable"
-        except Exception as exc:
-            _log.warning("readiness: %s failed (%s)", attribute, type(exc).__name__)
-            return "error"
+    @classmethod
+    def guarded(cls):
+        """``(attribute, service name)`` of each backing service's guarded proxy."""
+        return sorted((name, proxy.target_service) for name, proxy in inspect.getmembers(cls)
+                      if isinstance(proxy, GuardedRpcProxy))

@@ -6,12 +6,12 @@ history of every change to them. (The enterprise directory's CSV import is
 Who may change which entry — the task force any item; a department its own
 roster — the inspections service decides; here only roles that never may are
 refused."""
-from kernel.rpc import TimedRpcProxy
 from services.inspections.schemas import (InspectorBody, InspectorList, InspectorOut, ItemBody,
                                           ItemList, ItemOut, RegisterHistory,
                                           RegisterHistoryQuery)
 
 from ..access import INSPECTION_FILERS, STAFF
+from ..circuit import GuardedRpcProxy
 from ..http import json_response, query_args, read_json, route
 from ..schemas import load, project
 from .base import RoutesBase, rpc_safe
@@ -21,7 +21,7 @@ CODE = "<code>"
 
 
 class RegisterRoutes(RoutesBase):
-    inspections = TimedRpcProxy("inspections")
+    inspections = GuardedRpcProxy("inspections")
 
     @route("GET", "/api/v1/registers/items", roles=INSPECTION_FILERS, tags=TAGS,
            response=ItemList, summary="The county's list of inspection items, by department (INS-1)")

@@ -29,13 +29,14 @@ from werkzeug.wrappers import Response
 import services.scoring
 from kernel.config import CountyProfile, setting
 from kernel.errors import NotFound
-from kernel.rpc import TimedRpcProxy, cluster_proxy
+from kernel.rpc import cluster_proxy
 from services.scoring import schemas as sco
 
 from ..access import ANY_CALLER, ENTERPRISE, REPORTERS, STAFF
+from ..circuit import GuardedRpcProxy
 from ..http import json_response, query_args, read_json, route
 from ..schemas import MAX_ID, load, project
-from .base import ProbeProxy, RoutesBase, rpc_safe
+from .base import RoutesBase, rpc_safe
 
 TAGS = ("scoring",)
 ID = f"<int(min=1, max={MAX_ID})"
@@ -80,8 +81,7 @@ class ScoringPages(DependencyProvider):
 
 
 class ScoringRoutes(RoutesBase):
-    scoring = TimedRpcProxy("scoring")
-    scoring_probe = ProbeProxy("scoring")
+    scoring = GuardedRpcProxy("scoring")
     scoring_pages = ScoringPages()
 
     # -- subjects (SCO-1) ------------------------------------------------------------------

@@ -1,12 +1,10 @@
 """Nameko entrypoints of the appeals service. Thin: validate with the schema,
 apply the domain, commit state and events together (outbox), answer."""
 import base64
-import json
 import logging
 from pathlib import Path
 
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -19,7 +17,6 @@ from kernel.entrypoints import (create_once, object_id, require_staff, scoped_ke
                                 service_dependencies, stale_is_conflict)
 from kernel.exports import export_dir
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
-from kernel.outbox import OutboxRelay
 from kernel.schemas import dump
 from kernel.rpc import SYSTEM, rpc
 from kernel.timers import configurable_timer
@@ -545,35 +542,20 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         session.add(ent)
 
     # -- operations --------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    @configurable_timer("GAUGE_INTERVAL_SECONDS", 15, eager=True)
+    def refresh_gauges(self):
+        """Business gauges on a schedule, not per scrape (the admin port serves them)."""
         gauge_open = self.metrics.gauge("qinqing_appeals_open", "Appeals being handled",
                                         ["tier", "department"])
         gauge_overdue = self.metrics.gauge("qinqing_appeals_overdue", "Appeals past their deadline",
                                            ["tier", "department"])
-        pending = self.metrics.gauge("qinqing_outbox_pending", "Events not yet published")
+        with self.db.reading() as s:
+            counts = ledger.open_counts(s, utcnow())
         gauge_open.clear()
         gauge_overdue.clear()
-        with self.db.reading() as s:
-            for tier, dept, n_open, n_overdue in ledger.open_counts(s, utcnow()):
-                gauge_open.labels(tier, dept).set(n_open)
-                gauge_overdue.labels(tier, dept).set(n_overdue)
-        pending.set(self.outbox_pending())
-        return self.metrics.expose()
-
-    def outbox_pending(self):
-        relay = next(d for d in self.rules.container.dependencies if isinstance(d, OutboxRelay))
-        return relay.pending_count()
-
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return 200, json.dumps({"status": "ok", "service": self.name})
-
-    @rpc
-    def ping(self):
-        with self.db.reading() as s:
-            s.execute(select(1))
-        return {"service": self.name, "status": "ok"}
+        for tier, dept, n_open, n_overdue in counts:
+            gauge_open.labels(tier, dept).set(n_open)
+            gauge_overdue.labels(tier, dept).set(n_overdue)
 
     # -- helpers ---------------------------------------------------------------------
     def _routes(self, s):

@@ -12,6 +12,7 @@ from kernel.calendar import SHANGHAI, utcnow
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound, Unauthorized
 from kernel.rpc import Caller
 from services.inspections.service import InspectionsService
+from tests.support.probes import scrape_until
 
 pytestmark = pytest.mark.integration
 
@@ -475,6 +476,6 @@ def test_metrics_and_health(inspections, rpc):
     with rpc(None) as p:
         assert p.inspections.ping()["status"] == "ok"
     assert requests.get(base_url(inspections) + "/healthz", timeout=10).json()["status"] == "ok"
-    text = requests.get(base_url(inspections) + "/metrics", timeout=10).text
+    text = scrape_until(inspections, ["qinqing_outbox_pending", "qinqing_inspections_visits"])
     assert "qinqing_outbox_pending" in text and "qinqing_inspections_visits" in text
     assert 'qinqing_entrypoint_calls_total{entrypoint="file_inspection",service="inspections"} 1.0' in text
