@@ -9,9 +9,10 @@ from .routes.appeals import AppealRoutes
 from .routes.inspections import InspectionRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
+from .routes.pages import PageRoutes
 from .routes.scoring import ScoringRoutes
 
 
 class GatewayService(AppealRoutes, InspectionRoutes, Open311Routes, ApiKeyRoutes, OpsRoutes,
-                     ScoringRoutes):
+                     ScoringRoutes, PageRoutes):
     name = "gateway"
