@@ -90,6 +90,7 @@ def document(service_cls):
                       ("api keys", "credentials for department systems and channels"),
                       ("open311", "Open311 GeoReport v2"),
                       ("operations", "probes and metrics"),
+                      ("pages", "优化专班页面: the task force's pages (static; their data comes from this API)"),
                       ("documentation", "this document")):
         spec.tag({"name": tag, "description": text})
 
