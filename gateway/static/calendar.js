@@ -94,13 +94,13 @@
       const pending = (await all({ status: "pending_approval" })).filter(v => v.exempt_category || v.kind === "emergency" || v.violations.length);
       const flagged = await all({ flagged: "true" });
       const rows = [...pending, ...flagged.filter(f => !pending.some(p => p.id === f.id))];
-      box.replaceChildren(rows.length ? el("div", { class: "table-wrap" }, el("table", {},
-        el("thead", {}, el("tr", {}, ["编号", "日期", "部门", "企业", "类型", "状态", "规则"].map(h => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, rows.map(v => el("tr", {}, el("td", {}, "#" + v.id), el("td", {}, v.planned_date),
-          el("td", {}, depts[v.department] || v.department), el("td", {}, v.enterprise_name),
-          el("td", {}, v.kind === "emergency" ? "应急" : v.exempt_category ? "豁免" : v.kind),
-          el("td", {}, v.flagged_at ? "事后备案超时" : (STATUS[v.status] || v.status)),
-          el("td", {}, v.violations.map(x => x.rule).join("、") || "—")))))) : "暂无待审核的检查");
+      const HEAD = ["编号", "日期", "部门", "企业", "类型", "状态", "规则"];
+      const cells = v => ["#" + v.id, v.planned_date, depts[v.department] || v.department, v.enterprise_name,
+        v.kind === "emergency" ? "应急" : v.exempt_category ? "豁免" : "安静期/超频次",
+        v.flagged_at ? "事后备案超时" : (STATUS[v.status] || v.status), v.violations.map(x => x.rule).join("、") || "—"];
+      box.replaceChildren(rows.length ? el("div", { class: "table-wrap" }, el("table", { class: "stack" },
+        el("thead", {}, el("tr", {}, HEAD.map(h => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows.map(v => el("tr", {}, cells(v).map((c, i) => el("td", { "data-label": HEAD[i] }, c))))))) : "暂无待审核的检查");
     } catch (e) { QQ.showError(box, e); }
   }
   nav.addEventListener("submit", ev => { ev.preventDefault(); history.replaceState(null, "", "?month=" + nav.month.value); draw(); });

@@ -28,14 +28,14 @@
   function row(a) {
     const tier = a.tier || "blue";
     return el("tr", { class: `tier-${tier}` + (a.overdue ? " overdue" : ""), "data-id": a.id, "data-overdue": a.overdue ? "true" : "false" },
-      el("td", {}, el("a", { href: `/ui/appeal?id=${a.id}` }, "#" + a.id)),
-      el("td", {}, el("a", { href: `/ui/appeal?id=${a.id}` }, a.title)),
-      el("td", {}, el("span", { class: `badge ${tier}` }, QQ.TIER[tier] || tier),
+      el("td", { "data-label": "编号" }, el("a", { href: `/ui/appeal?id=${a.id}` }, "#" + a.id)),
+      el("td", { "data-label": "标题" }, el("a", { href: `/ui/appeal?id=${a.id}` }, a.title)),
+      el("td", { "data-label": "等级" }, el("span", { class: `badge ${tier}` }, QQ.TIER[tier] || tier),
         a.overdue ? [" ", el("span", { class: "badge overdue", title: "已超过办理时限" }, `超期·${QQ.TIER[tier] || tier}`)] : null),
-      el("td", {}, QQ.STATUS[a.status] || a.status),
-      el("td", {}, depts[a.lead_department] || a.lead_department || "—"),
-      el("td", {}, QQ.fmt(a.received_at)),
-      el("td", {}, QQ.fmt(a.due_at)));
+      el("td", { "data-label": "状态" }, QQ.STATUS[a.status] || a.status),
+      el("td", { "data-label": "牵头部门" }, depts[a.lead_department] || a.lead_department || "—"),
+      el("td", { "data-label": "受理时间" }, QQ.fmt(a.received_at)),
+      el("td", { "data-label": "办理时限" }, QQ.fmt(a.due_at)));
   }
   function counts() {
     const by = (key, names) => {
@@ -51,13 +51,16 @@
       ...by("status", QQ.STATUS));
     document.getElementById("by-dept").replaceChildren(...by("lead_department", depts));
   }
+  let latest = 0;  // only the newest query's answer is shown (an older one may arrive later)
   async function load(reset) {
-    const q = query();
-    if (reset) { items = []; cursor = null; tbody.replaceChildren(); history.replaceState(null, "", "?" + q); }
+    const q = query(), mine = ++latest;
+    if (reset) history.replaceState(null, "", "?" + q);
     else if (cursor !== null) q.set("cursor", cursor);
     q.set("limit", "100");
     try {
       const page = await api("/api/v1/appeals?" + q);
+      if (mine !== latest) return;
+      if (reset) { items = []; tbody.replaceChildren(); }
       items = items.concat(page.items);
       page.items.forEach(a => tbody.append(row(a)));
       if (!items.length) tbody.append(el("tr", {}, el("td", { colspan: 7 }, "没有符合条件的诉求")));

@@ -87,8 +87,8 @@
     all.forEach((n, i) => (n ? n.scores : []).forEach(s => { (series[s.department] = series[s.department] || Array(6).fill(null))[i] = s.composite; }));
     const node = document.getElementById("chart-line");
     charts.line = charts.line || echarts.init(node);
-    charts.line.setOption({ aria: { enabled: true }, tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 },
-      grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
+    charts.line.setOption({ aria: { enabled: true }, tooltip: { trigger: "axis" }, legend: { type: "scroll", bottom: 0 },
+      grid: { left: 8, right: 16, top: 32, bottom: 32, containLabel: true },
       xAxis: { type: "category", data: months }, yAxis: { type: "value", name: "综合得分" },
       series: Object.entries(series).map(([d, data]) => ({ type: "line", name: depts[d] || d, data, connectNulls: true })) }, true);
     node.dataset.drawn = "true";
