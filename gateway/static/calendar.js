@@ -36,6 +36,10 @@
     const perEnterprise = {};
     visits.filter(v => !["cancelled", "merged", "rejected"].includes(v.status))
       .forEach(v => { perEnterprise[v.enterprise_code] = (perEnterprise[v.enterprise_code] || 0) + 1; });
+    // key enterprises (重点企业): their monthly cap (INS-3) from each one's yearly plan
+    const caps = {};
+    await Promise.all([...new Set(visits.filter(v => v.key_enterprise).map(v => v.enterprise_code))].map(code =>
+      api(`/api/v1/enterprises/${code}/plan?year=${y}`).then(p => { caps[code] = p.monthly_cap; }).catch(() => {})));
     const first = new Date(Date.UTC(y, m - 1, 1)), days = new Date(Date.UTC(y, m, 0)).getUTCDate();
     for (let i = 0; i < (first.getUTCDay() + 6) % 7; i++) cal.append(el("div", { "aria-hidden": "true" }));
     for (let d = 1; d <= days; d++) {
@@ -44,9 +48,11 @@
       const cell = el("div", { class: "day" + (quiet ? " quiet" : ""), role: "gridcell", "data-date": iso,
                                "aria-label": `${m}月${d}日${quiet ? "（安静期）" : ""}` }, el("div", { class: "d" }, d));
       visits.filter(v => v.planned_date === iso).forEach(v => {
-        const key = v.key_enterprise ? `★(${perEnterprise[v.enterprise_code] || 0}) ` : "";
-        cell.append(el("span", { class: `visit ${v.entry_code}`, "data-id": v.id,
-          title: `${depts[v.department] || v.department} · ${v.enterprise_name} · ${STATUS[v.status] || v.status} · ${v.entry_code === "green" ? "绿码" : "红码"}` },
+        const n = perEnterprise[v.enterprise_code] || 0, cap = caps[v.enterprise_code];
+        const near = v.key_enterprise && cap && n >= cap - 1;  // at or one short of its cap
+        const key = v.key_enterprise ? `★${cap ? `${n}/${cap}` : n}${near ? "!" : ""} ` : "";
+        cell.append(el("span", { class: `visit ${v.entry_code}` + (near ? " near-cap" : ""), "data-id": v.id,
+          title: `${depts[v.department] || v.department} · ${v.enterprise_name} · ${STATUS[v.status] || v.status} · ${v.entry_code === "green" ? "绿码" : "红码"}${near ? " · 接近本月检查上限" : ""}` },
           `${key}${depts[v.department] || v.department}`));
       });
       cal.append(cell);

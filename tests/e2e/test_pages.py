@@ -122,8 +122,8 @@ def test_a_department_does_not_see_another_departments_appeals(data, signed_in, 
         assert "退税迟迟未到账" not in page.content()
 
 
-# rule: INS-2 (a visit on a quiet day is flagged before it is sent and by the API)
-def test_a_visit_on_a_quiet_day_is_flagged(data, signed_in, platform):
+# rule: INS-2 (a visit on a quiet day is flagged before it is sent and by the API), INS-3
+def test_a_visit_on_a_quiet_day_is_flagged(data, signed_in, platform, api):
     page = signed_in(MARKET)
     day = next_quiet_day()
     page.goto(f'{platform["base"]}/ui/calendar?month={day:%Y-%m}')
@@ -143,6 +143,15 @@ def test_a_visit_on_a_quiet_day_is_flagged(data, signed_in, platform):
     visit = page.locator(f'.day[data-date="{day.isoformat()}"] .visit.red')
     expect(visit).to_have_count(1)
     expect(page.locator("#review")).to_contain_text("INS-2")
+    # a key enterprise one visit short of its monthly cap (INS-3) is marked
+    for i in range(2):
+        api.call("POST", "/api/v1/inspections", MARKET, {
+            "enterprise_code": "91433126MA4L00020C", "kind": "research", "items": [],
+            "planned_date": day.isoformat(), "inspectors": ["MKT-I-01", "MKT-I-03"],
+            "reason": "政策调研"}, headers={"Idempotency-Key": f"e2e-cap-{i}"})
+    page.get_by_role("button", name="查看").click()
+    expect(page.locator(".visit.near-cap")).to_have_count(2)
+    expect(page.locator(".visit.near-cap").first).to_contain_text("★2/3")
     shoot(page, "calendar", "desktop")
     page.set_viewport_size({"width": 360, "height": 740})
     shoot(page, "calendar", "phone")
@@ -151,6 +160,7 @@ def test_a_visit_on_a_quiet_day_is_flagged(data, signed_in, platform):
     other.goto(f'{platform["base"]}/ui/calendar?month={day:%Y-%m}')
     other.wait_for_load_state("networkidle")
     expect(other.locator(".visit")).to_have_count(0)
+    assert "矿泉水" not in other.content() and "新材料" not in other.content()
 
 
 # rule: SCO-3 (best and worst drawn; a published ranking verifies), SCO-7
