@@ -7,7 +7,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 CHAOS_TIMEOUT ?= 360
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify bench-export clean services chaos
+.PHONY: all install run test test-unit test-sqlite test-postgres bench bench-quick bench-profile bench-notify bench-export clean services chaos web e2e
 .PHONY: deploy-tools k8s-check
 
 all: test
@@ -25,11 +25,11 @@ services:
 	@bash scripts/ensure-services.sh
 
 ## run: every service with the demo county, until Ctrl-C
-run: install services
+run: install services web
 	$(PY) scripts/run_platform.py
 
 ## test: unit tests, k8s/ checked, the service tier (in-process), then the integration suite against SQLite and PostgreSQL
-test: install deploy-tools
+test: install deploy-tools web
 	@bash scripts/ensure-services.sh
 	$(PYTEST) tests/unit -q
 	QQ_REQUIRE_DEPLOY_TOOLS=1 $(PYTEST) tests/deploy -q
@@ -96,6 +96,22 @@ k8s-check: install deploy-tools
 ## bench-export: memory of a 100,000-row ledger export job, CSV and XLSX
 bench-export: install
 	$(PY) -m bench.export_memory --rows 100000
+
+## web: the pages' front-end packages (Apache ECharts) from web/package-lock.json
+web: web/node_modules/.installed
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+## e2e: the task force's pages in headless Chromium against the platform as `make run`
+## starts it (spare ports, its own vhost and var folder); screenshots into docs/screenshots
+e2e: install web services
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || { \
+	  [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; }
+	QQ_E2E=1 timeout 290 $(PYTEST) --confcutdir=tests/e2e --suppress-nameko-eventlet-notification tests/e2e -q
 
 clean:
 	rm -rf var .pytest_cache *.egg-info

@@ -133,6 +133,7 @@ def document(service_cls, server_url="/"):
                       ("open311", "Open311 GeoReport v2"),
                       ("audit", "who wrote what, when (append-only)"),
                       ("operations", "probes (metrics are on the admin port)"),
+                      ("pages", "优化专班页面: the task force's pages (static; their data comes from this API)"),
                       ("documentation", "this document")):
         spec.tag({"name": tag, "description": text})
 

@@ -13,6 +13,7 @@ from .routes.lists import ListRoutes
 from .routes.notify import NotifyRoutes
 from .routes.open311 import Open311Routes
 from .routes.ops import OpsRoutes
+from .routes.pages import PageRoutes
 from .routes.rectification import RectificationRoutes
 from .routes.registers import RegisterRoutes
 from .routes.routing import RoutingRoutes
@@ -21,5 +22,5 @@ from .routes.scoring import ScoringRoutes
 
 class GatewayService(AppealRoutes, ExportRoutes, InspectionRoutes, RegisterRoutes, Open311Routes, ApiKeyRoutes,
                      OpsRoutes, RoutingRoutes, ListRoutes, RectificationRoutes, ScoringRoutes,
-                     NotifyRoutes, AuditRoutes):
+                     NotifyRoutes, AuditRoutes, PageRoutes):
     name = "gateway"

@@ -19,17 +19,17 @@ PY = sys.executable
 SERVICES = [
     # name, nameko target, config, health URL
     ("appeals", "services.appeals.service:AppealsService", "config/appeals.yaml",
-     "http://127.0.0.1:8001/healthz"),
+     "http://{APPEALS_WEB_SERVER_ADDRESS}/healthz"),
     # notify's providers point at a local recording endpoint in development
-    ("sandbox", None, None, "http://127.0.0.1:8090/_sandbox"),
+    ("sandbox", None, None, "http://127.0.0.1:{NOTIFY_SANDBOX_PORT}/_sandbox"),
     ("notify", "services.notify.service:NotifyService", "config/notify.yaml",
-     "http://127.0.0.1:8004/healthz"),
+     "http://{NOTIFY_WEB_SERVER_ADDRESS}/healthz"),
     ("inspections", "services.inspections.service:InspectionsService",
-     "config/inspections/inspections.yaml", "http://127.0.0.1:8002/healthz"),
+     "config/inspections/inspections.yaml", "http://{INS_WEB_SERVER_ADDRESS}/healthz"),
     ("scoring", "services.scoring.service:ScoringService", "config/scoring.yaml",
-     "http://127.0.0.1:8003/healthz"),
+     "http://{SCORING_WEB_SERVER_ADDRESS}/healthz"),
     ("gateway", "gateway.service:GatewayService", "config/gateway.yaml",
-     "http://127.0.0.1:{port}/healthz"),
+     "http://127.0.0.1:{GATEWAY_PORT}/healthz"),
 ]
 
 
@@ -58,7 +58,18 @@ def main():
     # entry codes point at the gateway's public verification page
     env.setdefault("INS_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     env.setdefault("SCO_PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")  # subjects' QR codes
-    (ROOT / "var").mkdir(exist_ok=True)
+    # the services' own ports (/healthz, /metrics); another run (the e2e tests) picks spare ones
+    for key, default in (("APPEALS_WEB_SERVER_ADDRESS", "127.0.0.1:8001"),
+                         ("INS_WEB_SERVER_ADDRESS", "127.0.0.1:8002"),
+                         ("SCORING_WEB_SERVER_ADDRESS", "127.0.0.1:8003"),
+                         ("NOTIFY_WEB_SERVER_ADDRESS", "127.0.0.1:8004"),
+                         ("NOTIFY_SANDBOX_PORT", "8090")):
+        env.setdefault(key, default)
+    sandbox = f"127.0.0.1:{env['NOTIFY_SANDBOX_PORT']}"  # notify's SMS/WeChat endpoints in development
+    env.setdefault("SMS_ENDPOINT", sandbox)
+    env.setdefault("WECHAT_API_BASE", f"http://{sandbox}/cgi-bin/")
+    var = Path(env.get("QQ_VAR_DIR") or ROOT / "var")  # the services' logs
+    var.mkdir(parents=True, exist_ok=True)
     procs = []
     stopping = []
 
@@ -82,34 +93,34 @@ def main():
     signal.signal(signal.SIGTERM, stop_all)
 
     for name, target, config, health in SERVICES:
-        log = open(ROOT / "var" / f"{name}.log", "ab")
+        log = open(var / f"{name}.log", "ab")
         cmd = [PY, "-c", "import eventlet; eventlet.monkey_patch(); "
                "from nameko.cli.main import main; main()",
                "run", "--config", config, target]
         if target is None:
-            cmd = [PY, "-m", "services.notify.sandbox", "--port", "8090"]
+            cmd = [PY, "-m", "services.notify.sandbox", "--port", env["NOTIFY_SANDBOX_PORT"]]
         # own session: a Ctrl-C in the terminal reaches only this launcher,
         # which then stops each service once, in reverse order
         p = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                              start_new_session=True)
         procs.append((name, p))
         print(f"starting {name:12s} (pid {p.pid}, log var/{name}.log) …", flush=True)
-        if not wait_healthy(health.format(port=port), p):
-            print(f"{name} did not come up; see var/{name}.log", file=sys.stderr)
+        if not wait_healthy(health.format(**env), p):
+            print(f"{name} did not come up; see {var}/{name}.log", file=sys.stderr)
             stop_all()
 
     base = f"http://127.0.0.1:{port}"
     print(f"""
 Qinqing (亲清) is running — demo county: config/county/demo.json
 
+  Pages (优化专班)    {base}/ui/ledger   (development sign-in: {base}/ui/dev-signin)
   API (gateway)      {base}/api/v1/…      docs {base}/docs   spec {base}/openapi.json
   Open311            {base}/open311/v2/services.json
   Health             {base}/healthz  {base}/readyz
-  Metrics            {base}/metrics  http://127.0.0.1:8001/metrics (appeals)  http://127.0.0.1:8002/metrics (inspections)
-                     http://127.0.0.1:8003/metrics (scoring)
-                     http://127.0.0.1:8004/metrics (notify)
+  Metrics            on each process's admin port (ADMIN_PORT: /healthz /readyz /metrics),
+                     never on the public port; `make run` lets each pick a free one
   Entry-code check   {base}/verify/<token>   (public; the QR code points here)
-  Sent messages      http://127.0.0.1:8090/_sandbox (SMS/WeChat/webhooks received in development)
+  Sent messages      http://{sandbox}/_sandbox (SMS/WeChat/webhooks received in development)
 
   A development token (GATEWAY_DEV=1 uses the documented development secret):
     .venv/bin/python -m gateway.token --role enterprise --org 91433126MA4L00010B

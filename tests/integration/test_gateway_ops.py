@@ -10,6 +10,7 @@ from openapi_spec_validator import validate
 from services.inspections.service import InspectionsService
 from services.scoring.service import ScoringService
 from tests.integration.test_gateway_inspections import OPERATIONS as INSPECTION_OPERATIONS
+from tests.integration.test_gateway_pages import OPERATIONS as PAGE_OPERATIONS
 from tests.integration.test_scoring_gateway import OPERATIONS as SCORING_OPERATIONS
 from tests.support.probes import admin_get
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
@@ -41,7 +42,7 @@ OPERATIONS = {
     ("/api/v1/rectification-lists/{list_id}", "get"),
     ("/api/v1/rectification-items/{item_id}/close", "post"),
 } | {(f"/api/v1/appeals/{{appeal_id}}/{a}", "post") for a in ACTIONS} | INSPECTION_OPERATIONS \
-    | SCORING_OPERATIONS | NOTIFY_OPERATIONS
+    | SCORING_OPERATIONS | NOTIFY_OPERATIONS | PAGE_OPERATIONS
 
 
 def test_openapi_document_is_valid_and_matches_what_is_validated(api, who):
