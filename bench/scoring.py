@@ -39,7 +39,7 @@ from bench.common import free_port, percentile  # noqa: E402
 from kernel.calendar import utcnow  # noqa: E402
 from kernel.db import Database  # noqa: E402
 from kernel.outbox import event_exchange  # noqa: E402
-from kernel.rpc import Caller  # noqa: E402
+from kernel.rpc import Caller, caller_signing_key  # noqa: E402
 from services.scoring.service import ScoringService  # noqa: E402
 
 TASKFORCE = Caller(role="taskforce", sub="bench-tf", org="taskforce")
@@ -68,7 +68,7 @@ FROM ratings GROUP BY subject_code, period, subject_kind
 
 def timed(container, method, *args, repeat=1):
     times, result = [], None
-    ctx = {"caller": TASKFORCE.to_header()}
+    ctx = {"caller": TASKFORCE.to_header(caller_signing_key(container.config))}
     for _ in range(repeat):
         started = time.perf_counter()
         with entrypoint_hook(container, method, context_data=ctx) as hook:

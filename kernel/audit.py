@@ -28,7 +28,7 @@ from sqlalchemy.orm import object_mapper
 from kernel.calendar import utcnow
 from kernel.db import Database, UTCDateTime, make_engine
 from kernel.errors import Forbidden
-from kernel.rpc import Caller, rpc
+from kernel.rpc import Caller, caller_signing_key, rpc
 
 _BIGINT = BigInteger().with_variant(Integer, "sqlite")
 NOT_AUDITED = frozenset({"outbox", "processed_events", "audit_log"})
@@ -85,7 +85,9 @@ def drop_audit_table(op):
 
 
 def credential_of(worker_ctx):
-    caller = Caller.from_header(worker_ctx.data.get("caller"))
+    # the caller as the service verifies it (kernel.rpc): signed and unexpired, else none
+    caller = Caller.from_header(worker_ctx.data.get("caller"),
+                                caller_signing_key(worker_ctx.container.config))
     if caller is not None:
         return f"{caller.role}:{caller.sub}" + (f"@{caller.org}" if caller.org else "")
     kind = type(worker_ctx.entrypoint).__name__
