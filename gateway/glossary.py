@@ -185,6 +185,16 @@ GLOSSARY = {
     "active": "false: retired, kept for the history",
     "conflicts": "enterprises the inspector must not visit (conflicts of interest)",
     "next_cursor": "pass as cursor for the next page; null: last page",
+    # scoring (评价, SCO-1 … SCO-7)
+    "rating_id": "the rating's number",
+    "subject_code": "the rated subject's code (see GET /api/v1/subjects)",
+    "subject_kind": "the subject's kind: window, clerk, department, town, section_chief or official",
+    "followup_id": "the follow-up's number (差评必纠: a bad rating's case)",
+    "card_id": "the card's number (红黄牌)",
+    "ranking_id": "the published ranking's number",
+    "sample_id": "the quarterly sample's number (重点股室大家评)",
+    "session_id": "the live session's number (述职评议, 百户企业评议)",
+    "period": "a period: a month YYYY-MM, a quarter YYYY-Qn or a year YYYY, as the route needs",
 }
 
 

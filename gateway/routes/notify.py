@@ -35,6 +35,7 @@ class NotifyRoutes(RoutesBase):
         return json_response(project(ns.InboxPage, self.notify.list_inbox(query)))
 
     @route("POST", f"/api/v1/inbox/{ID}/read", roles=INBOX_OWNERS, tags=TAGS, body=ns.MarkRead,
+           example={"read": True},
            response=ns.InboxItem, summary="Mark one message read or unread; 404 when not the caller's")
     def mark_inbox(self, request, item_id):
         self.gate.enter(request)
@@ -44,6 +45,8 @@ class NotifyRoutes(RoutesBase):
     # -- webhooks (GW-3) -----------------------------------------------------------------
     @route("POST", "/api/v1/webhooks", roles=SUBSCRIBERS, tags=TAGS, status=201,
            body=ns.WebhookCreate, response=ns.WebhookWithSecret,
+           example={"url": "https://oa.example.cn/hooks/qinqing",
+                    "event_types": ["appeal.assigned", "appeal.escalated"]},
            summary="Subscribe a department system to events about its own objects",
            description="Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, "
                        "`webhook-signature`), signed with the secret answered here, once. "
@@ -93,6 +96,9 @@ class NotifyRoutes(RoutesBase):
 
     # -- pushes and imports (NOT-2) ------------------------------------------------------------
     @route("POST", "/api/v1/pushes", roles=STAFF, tags=TAGS, status=201, body=ns.PushCreate,
+           example={"kind": "policy", "title": "新一轮技改补贴开始申报",
+                    "body": "符合条件的规上工业企业可于12月31日前申报技改补贴，详见县政府网站。",
+                    "tags": {"industry": ["manufacturing"], "size": ["above_scale"]}},
            response=ns.PushOut,
            summary="Push a policy, a tax refund or a dishonesty warning to the enterprises "
                    "whose tags match (industry, size, town), each once")
@@ -102,6 +108,8 @@ class NotifyRoutes(RoutesBase):
         return json_response(project(ns.PushOut, self.notify.push(body)), 201)
 
     @route("POST", "/api/v1/licences/import", roles=STAFF, tags=TAGS, body=ns.CsvImport,
+           example={"csv": "credit_code,licence_no,name,expires_on\n"
+                           "91433126MA4L00010B,JY14331260001234,食品经营许可证,2027-03-31\n"},
            response=ns.ImportResult,
            summary="Licences with expiry dates (CSV: credit_code,licence_no,name,expires_on); "
                    "bad rows named by line, nothing imported then")
@@ -112,6 +120,8 @@ class NotifyRoutes(RoutesBase):
 
     @route("POST", "/api/v1/enterprise-contacts/import", roles=STAFF, tags=TAGS,
            body=ns.CsvImport, response=ns.ImportResult,
+           example={"csv": "credit_code,phone,email,wechat_openid\n"
+                           "91433126MA4L00010B,13912340001,info@example.com,\n"},
            summary="Enterprise contacts (CSV: credit_code,phone,email,wechat_openid)")
     def import_contacts(self, request):
         self.gate.enter(request)

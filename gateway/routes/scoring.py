@@ -124,6 +124,8 @@ class ScoringRoutes(RoutesBase):
     # -- ratings (SCO-1, GW-2) ---------------------------------------------------------------
     @route("POST", "/api/v1/ratings", roles=(ENTERPRISE,), tags=TAGS, status=201,
            body=sco.RatingCreate, response=sco.RatingOut, errors=(409,),
+           example={"subject_code": "win_approval_1", "service_event": "T20261102-0042",
+                    "score": 2, "comment": "材料一次性告知不全，跑了两趟"},
            summary="Rate a subject for one service event, once (SCO-1)",
            description="1–2 is a bad rating: a follow-up case opens (`followup_id`). The same "
                        "rating sent again answers 200 with the first one; another score for "
@@ -174,6 +176,7 @@ class ScoringRoutes(RoutesBase):
 
     @route("POST", f"/api/v1/followups/{ID}:followup_id>/<action>", roles=REPORTERS, tags=TAGS,
            body=sco.ActionBody, response=sco.FollowupOut, errors=(409,),
+           example={"note": "已核实：已一次性告知所需材料并回访企业"},
            summary="verify | rectify (the unit) · close | groundless (the task force, with a "
                    "note; groundless clears the person's name in public, 澄清正名)")
     def act_on_followup(self, request, followup_id, action):
@@ -183,6 +186,8 @@ class ScoringRoutes(RoutesBase):
                                      self.scoring.act_on_followup(followup_id, action, params)))
 
     @route("POST", "/api/v1/cards", roles=STAFF, tags=TAGS, status=201, body=sco.CardCreate,
+           example={"colour": "yellow", "subject_code": "win_approval_1",
+                    "reason": "窗口人员无故离岗，企业等候超过30分钟"},
            response=sco.CardOut, summary="Give a yellow or red card with its reason; an "
                                          "investigation opens (SCO-2)")
     def issue_card(self, request):
@@ -199,6 +204,7 @@ class ScoringRoutes(RoutesBase):
 
     @route("POST", f"/api/v1/cards/{ID}:card_id>/<action>", roles=STAFF, tags=TAGS,
            body=sco.ActionBody, response=sco.CardOut, errors=(409,),
+           example={"note": "经调查属实，已约谈窗口负责人"},
            summary="find (close the investigation with a finding) | revoke (with a reason, "
                    "kept in the history)")
     def act_on_card(self, request, card_id, action):
@@ -218,6 +224,7 @@ class ScoringRoutes(RoutesBase):
 
     @route("POST", "/api/v1/rankings", roles=STAFF, tags=TAGS, status=201,
            body=sco.RankingPublish, response=sco.RankingOut, errors=(409,),
+           example={"kind": "windows_monthly", "period": "2026-11"},
            summary="Publish a ranking: frozen with the digest of the raw data it used (SCO-3)",
            description="A published ranking never changes. Publishing the same kind and "
                        "period again is refused (409) unless it names the version it "
@@ -244,6 +251,7 @@ class ScoringRoutes(RoutesBase):
 
     # -- the quarterly sample of key sections (SCO-4) ---------------------------------------------
     @route("POST", "/api/v1/samples", roles=STAFF, tags=TAGS, status=201, body=sco.SampleCreate,
+           example={"quarter": "2026-Q4", "size": 8},
            response=sco.SampleOut,
            summary="Draw the quarter's sample of section chiefs (SCO-4): the seed is committed "
                    "before the population is read; replayable")
@@ -272,6 +280,8 @@ class ScoringRoutes(RoutesBase):
 
     @route("POST", "/api/v1/indicators/<period>/<code>", roles=REPORTERS, tags=TAGS,
            body=sco.IndicatorSubmit, response=sco.IndicatorStatus, errors=(409,),
+           example={"value": "4.5个工作日", "note": "较上季度压缩1个工作日", "evidence": [
+               {"name": "审批时限统计表.xlsx", "url": "https://files.example.cn/i/I01.1.xlsx"}]},
            summary="The owner unit submits an indicator's value with evidence, before the "
                    "deadline (SCO-5)")
     def submit_indicator(self, request, period, code):
@@ -292,6 +302,8 @@ class ScoringRoutes(RoutesBase):
     # -- the live session (SCO-6) -----------------------------------------------------------------
     @route("POST", "/api/v1/sessions", roles=STAFF, tags=TAGS, status=201,
            body=sco.SessionCreate, response=sco.BoardOut,
+           example={"title": "2026年第二次指标责任人述职评议",
+                    "departments": ["approval", "market", "housing"]},
            summary="Open a live rating session (百户企业评议) for the reporting departments")
     def open_session(self, request):
         self.gate.enter(request)
@@ -300,6 +312,7 @@ class ScoringRoutes(RoutesBase):
 
     @route("POST", f"/api/v1/sessions/{ID}:session_id>/scores", roles=(ENTERPRISE,), tags=TAGS,
            body=sco.SessionScoreIn, response=sco.BoardOut, status=201, errors=(409,),
+           example={"department": "approval", "score": 92},
            summary="A rater scores one department (1–100), once (SCO-6)")
     def score_session(self, request, session_id):
         self.gate.enter(request)
