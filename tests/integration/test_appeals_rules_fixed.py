@@ -6,7 +6,6 @@ from pathlib import Path
 
 import eventlet
 import pytest
-import requests
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from kernel.rpc import Caller
 from services.appeals.models import Appeal, Escalation
 from services.appeals.service import AppealsService
 from tests.conftest import ENTERPRISE_A
+from tests.support.probes import admin_get
 
 pytestmark = pytest.mark.integration
 
@@ -115,7 +115,7 @@ def test_item1_reopened_appeal_escalates_again(start_service, db_factory, rpc, c
 
 
 def metric(container, name):
-    r = requests.get(f"http://{container.config['WEB_SERVER_ADDRESS']}/metrics", timeout=10)
+    r = admin_get(container, "/metrics")  # the admin port (kernel.health)
     for line in r.text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
