@@ -195,6 +195,24 @@ GLOSSARY = {
     "sample_id": "the quarterly sample's number (重点股室大家评)",
     "session_id": "the live session's number (述职评议, 百户企业评议)",
     "period": "a period: a month YYYY-MM, a quarter YYYY-Qn or a year YYYY, as the route needs",
+    # exports as jobs, the audit trail, the pages (issues 13, 14, 18)
+    "job_id": "the export job's id (32 hex characters)",
+    "filename": "the file's name when downloaded",
+    "content_type": "the file's media type",
+    "rows_done": "rows written so far",
+    "rows_total": "rows the export will hold",
+    "finished_at": "when it finished; null while running",
+    "table": "the table the change was made in",
+    "entrypoint": "the service entrypoint that wrote (its method name)",
+    "credential": "who wrote: role:subject@organisation as the service verified it",
+    "request_id": "the gateway's request id (X-Request-Id) the write came with",
+    "call_id": "nameko's call id of the write",
+    "changes": "what changed: each row written, with its values",
+    "role": "enterprise | department | taskforce | admin",
+    "org": "the organisation: a credit code (enterprise) or department code",
+    "sub": "the user's id within the organisation",
+    "scope": "space-separated scopes, e.g. inspections:approve for the task force's head",
+    "page": "the page's name (ledger, appeal, calendar, rankings, live, ops, signin)",
 }
 
 
