@@ -3,7 +3,7 @@ return value. The gateway validates its scoring routes with these schemas, so
 what a client sends is checked once, by the owner's own definition."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from kernel.fields import HistoryEntry, doc
+from kernel.fields import HistoryEntry, StrictInteger, doc
 from kernel.schemas import StrictInput, dump, load  # noqa: F401 (services call schemas.load)
 from kernel.validators import CreditCode
 
@@ -30,17 +30,7 @@ class Text(fields.String):
         return value
 
 
-class Score(fields.Integer):
-    """A JSON number, never ``true`` or ``"5"``."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("strict", True)
-        super().__init__(*args, **kwargs)
-
-    def _validated(self, value):
-        if isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return super()._validated(value)
+Score = StrictInteger  # a JSON number, never ``true`` or ``"5"`` (kernel.fields)
 
 
 # -- SCO-1 ratings ------------------------------------------------------------------------
