@@ -68,7 +68,7 @@ class Effect:
 
     def record(self, action, actor, from_status, to_status, note=""):
         self.history.append({"action": action, "actor": actor, "from_status": from_status,
-                             "to_status": to_status, "note": note})
+                             "to_status": to_status, "note": note or ""})
 
     def emit(self, event_type, **extra):
         self.events.append((event_type, extra))

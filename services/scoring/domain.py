@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import Caller
+from kernel.statemachine import Effect, StateMachine, Transition, actor_of
 
 # -- SCO-1 five levels ---------------------------------------------------------------
 
@@ -74,50 +75,14 @@ def check_rating_visible(rating, caller: Caller):
         raise NotFound("no such rating")  # never reveal that another's exists
 
 
-# -- effects --------------------------------------------------------------------------
-
-@dataclass
-class Effect:
-    history: list = field(default_factory=list)
-    events: list = field(default_factory=list)
-
-    def record(self, action, actor, from_status, to_status, note=""):
-        self.history.append({"action": action, "actor": actor, "from_status": from_status,
-                             "to_status": to_status, "note": note or ""})
-
-    def emit(self, event_type, **data):
-        self.events.append((event_type, data))
-
-
-def actor_of(caller: Caller) -> str:
-    return f"{caller.role}:{caller.sub or caller.org}"
-
-
-@dataclass(frozen=True)
-class Transition:
-    sources: frozenset
-    roles: frozenset  # "owner" = the department the subject belongs to
-    target: str
-
+# -- the shape every aggregate follows (kernel.statemachine) -------------------------
 
 _STAFF = frozenset({"taskforce", "admin"})
 
 
-def _take(table, kind, thing, action, caller: Caller, owner_department):
-    """Check one transition of ``table``; returns the status it leads to."""
-    transition = table.get(action)
-    if transition is None:
-        raise BadInput({"action": [f"unknown action; one of {', '.join(table)}"]})
-    allowed = caller.role in transition.roles or (
-        "owner" in transition.roles and caller.role == "department"
-        and caller.org == owner_department)
-    if not allowed:
-        raise Forbidden(f"a {caller.role} may not {action} this {kind}")
-    if thing.status not in transition.sources:
-        raise Conflict(f"cannot {action} a {kind} that is {thing.status}",
-                       {"status": thing.status, "action": action,
-                        "allowed_from": sorted(transition.sources)})
-    return transition.target
+def _owner(name, thing, caller: Caller) -> bool:
+    """"owner": the department the rated or carded subject belongs to."""
+    return name == "owner" and caller.role == "department" and caller.org == thing.department
 
 
 # -- SCO-1 差评必纠: the follow-up of a bad rating --------------------------------------
@@ -137,6 +102,8 @@ FOLLOWUP_TRANSITIONS = {
     "groundless": Transition(frozenset({OPEN, VERIFIED}), _STAFF, GROUNDLESS),
 }
 FOLLOWUP_ACTIONS = tuple(FOLLOWUP_TRANSITIONS)
+FOLLOWUP = StateMachine("follow-up", initial={OPEN}, final=FOLLOWUP_DONE,
+                        transitions=FOLLOWUP_TRANSITIONS)
 # The overdue ladder in working days after the deadline, like appeals' (APP-5).
 FOLLOWUP_LADDER = (("supervision", 0), ("talk", 3), ("notice", 5))
 
@@ -182,8 +149,7 @@ def act_on_followup(followup, action, note, caller: Caller, now, calendar) -> Ef
                                        and caller.org != followup.department
                                        and not caller.is_staff):
         raise NotFound("no such follow-up")
-    target = _take(FOLLOWUP_TRANSITIONS, "follow-up", followup, action, caller,
-                   followup.department)
+    target = FOLLOWUP.check(action, followup, caller, relation=_owner).target
     if target in FOLLOWUP_DONE and not (note or "").strip():
         raise BadInput({"note": ["closing a follow-up needs a note"]})
     before = followup.status
@@ -232,6 +198,8 @@ CARD_TRANSITIONS = {
     "revoke": Transition(frozenset({INVESTIGATING, FOUND}), _STAFF, REVOKED),
 }
 CARD_ACTIONS = tuple(CARD_TRANSITIONS)
+CARD = StateMachine("card", initial={INVESTIGATING}, final={FOUND, REVOKED},
+                    transitions=CARD_TRANSITIONS)
 
 
 def issue_card(card, caller: Caller, now) -> Effect:
@@ -249,7 +217,7 @@ def issue_card(card, caller: Caller, now) -> Effect:
 
 
 def act_on_card(card, action, note, caller: Caller, now) -> Effect:
-    target = _take(CARD_TRANSITIONS, "card", card, action, caller, None)
+    target = CARD.check(action, card, caller).target
     if not (note or "").strip():
         raise BadInput({"note": ["a finding or a reason is needed"]})
     before = card.status

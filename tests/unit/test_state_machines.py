@@ -8,14 +8,18 @@ from kernel.rpc import Caller
 from kernel.statemachine import Flag, StateMachine, Transition
 from services.appeals import domain as appeals
 from services.inspections import domain as inspections
+from services.scoring import domain as scoring
 
-MACHINES = {"appeal": appeals.MACHINE, "visit": inspections.VISIT}
+MACHINES = {"appeal": appeals.MACHINE, "visit": inspections.VISIT,
+            "follow-up": scoring.FOLLOWUP, "card": scoring.CARD}
 
 
 @pytest.mark.parametrize("name", MACHINES)
 def test_every_state_is_reached_and_every_non_final_state_has_a_way_out(name):
     # rule: APP-6
     # rule: INS-4
+    # rule: SCO-1
+    # rule: SCO-2
     machine = MACHINES[name]
     problems = [p for p in machine.problems() if "flag" not in p]
     assert problems == []
