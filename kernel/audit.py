@@ -28,7 +28,7 @@ from sqlalchemy.orm import object_mapper
 from kernel.calendar import utcnow
 from kernel.db import Database, UTCDateTime, make_engine
 from kernel.errors import Forbidden
-from kernel.rpc import Caller, rpc
+from kernel.rpc import Caller, caller_signing_key, rpc
 
 _BIGINT = BigInteger().with_variant(Integer, "sqlite")
 NOT_AUDITED = frozenset({"outbox", "processed_events", "audit_log"})
@@ -84,8 +84,9 @@ def drop_audit_table(op):
     op.drop_table("audit_log")
 
 
-def credential_of(worker_ctx):
-    caller = Caller.from_header(worker_ctx.data.get("caller"))
+def credential_of(worker_ctx, key):
+    """Who made the call: its signed identity (``key``: CALLER_SIGNING_KEY), else the kind of trigger."""
+    caller = Caller.from_header(worker_ctx.data.get("caller"), key)
     if caller is not None:
         return f"{caller.role}:{caller.sub}" + (f"@{caller.org}" if caller.org else "")
     kind = type(worker_ctx.entrypoint).__name__
@@ -108,6 +109,7 @@ class AuditTrail(DependencyProvider):
     def setup(self):
         self.db = next(d for d in self.container.dependencies if isinstance(d, Database))
         self.current = local()  # the worker of this green thread
+        self.key = caller_signing_key(self.container.config)
 
     def start(self):
         factory = self.db.factory  # exists once the Database is set up
@@ -155,7 +157,7 @@ class AuditTrail(DependencyProvider):
             unique = unique[:MAX_CHANGES] + [{"more": len(unique) - MAX_CHANGES}]
         session.execute(AUDIT_LOG.insert().values(
             at=utcnow(), service=self.container.service_name,
-            entrypoint=ctx.entrypoint.method_name, credential=credential_of(ctx)[:200],
+            entrypoint=ctx.entrypoint.method_name, credential=credential_of(ctx, self.key)[:200],
             request_id=ctx.data.get("request_id"), call_id=(ctx.call_id or "")[:255],
             changes=unique))
 
