@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from kernel.db import Database
 from kernel.outbox import OutboxRelay
+from kernel.rpc import caller_signing_key
 
 
 class InProcess:
@@ -24,7 +25,8 @@ class InProcess:
                                  if isinstance(d, OutboxRelay)).table
 
     def call(self, method, *args, caller=None, **kwargs):
-        data = {"caller": caller.to_header()} if caller is not None else {}
+        key = caller_signing_key(self.container.config)  # signed as the gateway signs it
+        data = {"caller": caller.to_header(key)} if caller is not None else {}
         with entrypoint_hook(self.container, method, context_data=data) as hook:
             return hook(*args, **kwargs)
 
