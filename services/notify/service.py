@@ -12,7 +12,6 @@ from pathlib import Path
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -21,16 +20,15 @@ from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.contracts import schema_for
 from kernel.db import Database
+from kernel.entrypoints import service_dependencies
 from kernel.errors import BadInput, Forbidden, NotFound
-from kernel.logs import CallIdLogging
-from kernel.metrics import Metrics
-from kernel.rpc import CallerIdentity, rpc
+from kernel.rpc import rpc
 from kernel.timers import configurable_timer
 from kernel.validators import normalise_credit_code, normalise_phone
 
 from . import channels, domain, schemas
 from .models import (Delivery, Enterprise, InboxMessage, Licence, Push, WebhookSubscription,
-                     processed_table)
+                     outbox_table, processed_table)
 from .templates import Templates
 
 _log = logging.getLogger(__name__)
@@ -137,16 +135,11 @@ def _insert_ignoring_duplicates(session, rows):
     return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
 
 
-class NotifyService:
+class NotifyService(service_dependencies(MIGRATIONS, outbox_table, processed_table)):
     name = "notify"
 
-    db = Database(MIGRATIONS)
     directory = Directory()
     clock = Clock()
-    caller = CallerIdentity()
-    metrics = Metrics()
-    logs = CallIdLogging()
-    processed_table = processed_table
 
     # -- what other services tell us (NOT-1, NOT-2) -----------------------------------
     @consumes("appeals", "appeal.created")
@@ -642,27 +635,17 @@ class NotifyService:
         return done
 
     # -- operations ---------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    @configurable_timer("GAUGE_INTERVAL_SECONDS", 15, eager=True)
+    def refresh_gauges(self):
+        """Business gauges on a schedule, not per scrape (the admin port serves them)."""
         gauge = self.metrics.gauge("qinqing_notify_deliveries_by_status", "Deliveries by status",
                                    ["status", "channel"])
+        with self.db.reading() as s:
+            counts = s.execute(select(Delivery.status, Delivery.channel, func.count())
+                               .group_by(Delivery.status, Delivery.channel)).all()
         gauge.clear()
-        with self.db.reading() as s:
-            for status, channel, n in s.execute(select(Delivery.status, Delivery.channel,
-                                                       func.count()).group_by(Delivery.status,
-                                                                               Delivery.channel)):
-                gauge.labels(status, channel).set(n)
-        return self.metrics.expose()
-
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return 200, json.dumps({"status": "ok", "service": self.name})
-
-    @rpc
-    def ping(self):
-        with self.db.reading() as s:
-            s.execute(select(1))
-        return {"service": self.name, "status": "ok"}
+        for status, channel, n in counts:
+            gauge.labels(status, channel).set(n)
 
     # -- helpers ---------------------------------------------------------------------------
     def _staff_only(self):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import segno
 from nameko.extensions import DependencyProvider
-from nameko.web.handlers import http
 from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,11 +19,9 @@ from kernel.calendar import WorkingCalendar, utcnow
 from kernel.config import ROOT, CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.db import Database
+from kernel.entrypoints import service_dependencies
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
-from kernel.logs import CallIdLogging
-from kernel.metrics import Metrics
-from kernel.outbox import OutboxRelay
-from kernel.rpc import CallerIdentity, rpc
+from kernel.rpc import rpc
 from kernel.timers import configurable_timer
 
 from . import domain, schemas, tallies
@@ -89,16 +86,10 @@ class Rules(DependencyProvider):
         return self
 
 
-class ScoringService:
+class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_table)):
     name = "scoring"
 
-    db = Database(MIGRATIONS)
-    outbox = OutboxRelay(outbox_table)
     rules = Rules()
-    caller = CallerIdentity()
-    metrics = Metrics()
-    logs = CallIdLogging()
-    processed_table = processed_table
 
     # -- subjects and their QR codes (SCO-1) ------------------------------------------------
     @rpc
@@ -735,27 +726,14 @@ class ScoringService:
         tallies.add(session, WorkStat, {"department": department, "period": period}, increments)
 
     # -- operations --------------------------------------------------------------------------
-    @http("GET", "/metrics")
-    def metrics_endpoint(self, request):
+    @configurable_timer("GAUGE_INTERVAL_SECONDS", 15, eager=True)
+    def refresh_gauges(self):
+        """Business gauges on a schedule, not per scrape (the admin port serves them)."""
         open_cases = self.metrics.gauge("qinqing_scoring_followups_open",
                                         "Bad ratings' follow-ups not yet closed")
-        pending = self.metrics.gauge("qinqing_outbox_pending", "Events not yet published")
         with self.db.reading() as s:
             open_cases.set(s.execute(select(func.count()).select_from(Followup).where(
                 Followup.status.not_in(domain.FOLLOWUP_DONE))).scalar_one())
-        relay = next(d for d in self.rules.container.dependencies if isinstance(d, OutboxRelay))
-        pending.set(relay.pending_count())
-        return self.metrics.expose()
-
-    @http("GET", "/healthz")
-    def healthz(self, request):
-        return 200, json.dumps({"status": "ok", "service": self.name})
-
-    @rpc
-    def ping(self):
-        with self.db.reading() as s:
-            s.execute(select(1))
-        return {"service": self.name, "status": "ok"}
 
     # -- helpers ------------------------------------------------------------------------------
     @staticmethod

@@ -8,6 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from services.inspections.service import InspectionsService
+from services.notify.service import NotifyService
 from services.scoring.service import ScoringService
 from tests.integration.test_gateway_inspections import OPERATIONS as INSPECTION_OPERATIONS
 from tests.integration.test_gateway_pages import OPERATIONS as PAGE_OPERATIONS
@@ -90,13 +91,15 @@ def test_probes_metrics_and_a_service_that_is_down(stack, start_service, db_fact
     start_service(InspectionsService, DB_URL=db_factory("inspections"),
                   INS_SEED_REGISTERS="none", INS_SEED_DIRECTORY="none")
     start_service(ScoringService, DB_URL=db_factory("scoring"))
+    start_service(NotifyService, DB_URL=db_factory("notify"))
     api = stack.gateway(RPC_TIMEOUT_SECONDS=10)
     taskforce = bearer("taskforce", "taskforce")
     assert api.get("/healthz").json() == {"status": "ok", "service": "gateway"}
     ready = api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "broker": "ok", "database": "ok",
-                            "services": {"appeals": "ok", "inspections": "ok", "scoring": "ok"}}
+                            "services": {"appeals": "ok", "inspections": "ok", "notify": "ok",
+                                         "scoring": "ok"}}
     assert api.get("/api/v1/reference", who=taskforce).status_code == 200
     # /metrics is on the admin port only: the public port (behind the Ingress) has none
     assert_problem(api.get("/metrics"), 404)
@@ -110,7 +113,8 @@ def test_probes_metrics_and_a_service_that_is_down(stack, start_service, db_fact
     # the gateway stays ready: its readiness is its own, not its services'
     still = api.get("/readyz")
     assert still.status_code == 200 and still.json()["status"] == "ready"
-    assert still.json()["services"] == {"appeals": "down", "inspections": "ok"}
+    assert still.json()["services"] == {"appeals": "down", "inspections": "ok", "notify": "ok",
+                                       "scoring": "ok"}
     assert admin_get(api.container, "/readyz").status_code == 200
     started = time.monotonic()
     down = api.get("/api/v1/reference", who=taskforce)

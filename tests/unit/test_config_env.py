@@ -10,7 +10,8 @@ from nameko.cli.main import setup_yaml_parser
 
 from kernel.config import ROOT, setting
 
-SHIPPED = ["config/appeals.yaml", "config/gateway.yaml", "config/inspections/inspections.yaml"]
+SHIPPED = ["config/appeals.yaml", "config/gateway.yaml", "config/inspections/inspections.yaml",
+           "config/scoring.yaml", "config/notify.yaml"]
 VAR = re.compile(r"\$\{([^{}:\s]+)")
 
 
