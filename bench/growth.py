@@ -37,7 +37,7 @@ TASKFORCE = Caller(role="taskforce", sub="bench-tf", org="taskforce")
 # ladder steps on each (reminder, supervision) and then leaves them alone.
 _INSERT = """
 INSERT INTO appeals (channel, enterprise_code, enterprise_name, contact_name, contact_phone,
-    category, town, title, content, attachments, tier, status, lead_department, co_departments,
+    category, town, title, content, attachments, tier, status, lead_department,
     received_at, due_at, accepted_at, replied_at, replied_on_time, closed_at, rating,
     under_review, reopen_count, instructions, extensions, escalation_level, next_check_at,
     created_by, created_at, updated_at, version)
@@ -50,7 +50,6 @@ SELECT
     (ARRAY['red','yellow','blue'])[1 + g % 3],
     CASE WHEN :due THEN 'assigned' WHEN g % 10 = 0 THEN 'accepted' ELSE 'closed' END,
     (ARRAY['approval','natural_resources','tax','hr','finance'])[1 + g % 5],
-    '["market"]'::json,
     :now - make_interval(secs => (:last - g) * 30),
     CASE WHEN :due THEN :now - interval '1 hour'
          ELSE :now - make_interval(secs => (:last - g) * 30) + interval '5 days' END,
@@ -66,11 +65,20 @@ FROM generate_series(:first, :last) AS g
 """
 
 
+# each appeal co-handled by the market department: rows of their own (appeal_co_departments)
+_CO_HANDLERS = """
+INSERT INTO appeal_co_departments (appeal_id, department)
+SELECT id, 'market' FROM appeals WHERE id > :before ORDER BY id
+"""
+
+
 def load(engine, first, last, due, now):
     """Bulk-insert appeals numbered first..last; returns seconds taken."""
     started = time.perf_counter()
     with engine.begin() as c:
+        before = c.execute(text("SELECT coalesce(max(id), 0) FROM appeals")).scalar()
         c.execute(text(_INSERT), {"first": first, "last": last, "due": due, "now": now})
+        c.execute(text(_CO_HANDLERS), {"before": before})
     return time.perf_counter() - started
 
 

@@ -535,11 +535,13 @@ def test_the_directory_import_reports_bad_rows_by_line_and_column(gw):
 def test_readiness_counts_the_inspections_service_and_the_document_lists_its_routes(
         platform, start_service, db_factory):
     # rule: GW-1
-    start_service(ScoringService, DB_URL=db_factory("scoring"))  # /readyz asks every service
+    start_service(ScoringService, DB_URL=db_factory("scoring"))  # notify is not started
     gw = platform(appeals=True, RPC_TIMEOUT_SECONDS=1, GATEWAY_READY_TIMEOUT_SECONDS=0.5)
     ready = gw.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["services"] == {"appeals": "ok", "inspections": "ok", "scoring": "ok"}
+    # a service not running is reported, and the gateway is still ready (its routes 503)
+    assert ready.json()["services"] == {"appeals": "ok", "inspections": "ok", "scoring": "ok",
+                                        "notify": "down"}
 
     spec = gw.get("/openapi.json").json()
     validate(spec)  # raises unless a valid OpenAPI 3 document
@@ -561,7 +563,8 @@ def test_readiness_counts_the_inspections_service_and_the_document_lists_its_rou
     time.sleep(1.1)  # the gateway asks the broker about a service at most once a second
     still = gw.get("/readyz")  # the gateway stays ready: one service down is not its failure
     assert still.status_code == 200
-    assert still.json()["services"] == {"appeals": "ok", "inspections": "down"}
+    assert still.json()["services"] == {"appeals": "ok", "inspections": "down", "scoring": "ok",
+                                        "notify": "down"}
     down = gw.get("/api/v1/inspections", who=HEAD)
     body_ = assert_problem(down, 503)
     assert int(down.headers["Retry-After"]) >= 1

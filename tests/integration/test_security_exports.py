@@ -11,8 +11,10 @@ from services.appeals.service import AppealsService
 
 pytestmark = pytest.mark.integration
 
+# A lone carriage return never gets this far: the boundary refuses it (kernel.validators);
+# kernel.exports.safe_cell still neutralises it (tests/unit).
 ATTACKS = ["=HYPERLINK(\"http://evil.example\",\"点此\")", "+cmd|' /C calc'!A0", "-1+2", "@SUM(1)",
-           "\t=1+1", "\r=1+1"]
+           "\t=1+1"]
 
 
 @pytest.fixture

@@ -39,7 +39,9 @@ def _path_for(path, params, appeal_id, credit_code):
               "key_id": "0123456789ab", "service_code": "permit", "fmt": "json",
               "job_id": "0" * 32}
     for p in params:
-        path = path.replace("{%s}" % p, str(values[p]))
+        # any other path parameter: an id that does not exist, or a code nobody has
+        value = values.get(p, MISSING if p.endswith("_id") else "no-such-code")
+        path = path.replace("{%s}" % p, str(value))
     return path
 
 

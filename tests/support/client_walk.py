@@ -25,9 +25,11 @@ def main(base_url, enterprise_token, department_key):
                                      auth_header_name="X-API-Key")  # its system's API key
     seen = {"categories": [c.code for c in reference.sync(client=enterprise).categories]}
 
-    body = AppealCreate(channel="mini_program", category="permit", town="hongshi",
-                        title="营业执照变更迟迟未办", content="提交材料已两周, 仍未办结",
-                        contact_name="张明", contact_phone="13912340001")
+    # from_dict, as an integrator reading JSON would: the channel is an enum in the model
+    body = AppealCreate.from_dict({"channel": "mini_program", "category": "permit",
+                                   "town": "hongshi", "title": "营业执照变更迟迟未办",
+                                   "content": "提交材料已两周, 仍未办结", "contact_name": "张明",
+                                   "contact_phone": "13912340001"})
     filed = create_appeal.sync_detailed(client=enterprise, body=body, idempotency_key="walk-1")
     again = create_appeal.sync(client=enterprise, body=body, idempotency_key="walk-1")
     appeal = filed.parsed
