@@ -12,6 +12,8 @@ database; one pass over ~500 requests."""
 import pytest
 
 from services.inspections.service import InspectionsService
+from services.notify.service import NotifyService
+from services.scoring.service import ScoringService
 from tests.conftest import ENTERPRISE_A, ENTERPRISE_B
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     appeal_body, bearer, make_key, stack)
@@ -37,7 +39,11 @@ def _path_for(path, params, appeal_id, credit_code):
     values = {"appeal_id": appeal_id, "service_request_id": appeal_id, "credit_code": credit_code,
               "inspection_id": MISSING, "draw_id": MISSING, "token": "not-a-token",
               "key_id": "0123456789ab", "service_code": "permit", "fmt": "json",
-              "job_id": "0" * 32}
+              "job_id": "0" * 32,
+              # the other routes' parameters: a real name where the route checks it
+              # before the caller (so the role is what decides), else nobody's
+              "list_name": "tasks", "service": "appeals", "month": "2026-11",
+              "period": "2026-11", "page": "ledger", "category": "permit", "town": "hongshi"}
     for p in params:
         # any other path parameter: an id that does not exist, or a code nobody has
         value = values.get(p, MISSING if p.endswith("_id") else "no-such-code")
@@ -49,6 +55,8 @@ def test_every_route_every_role_every_object(stack, start_service, db_factory):
     # rule: GW-2
     start_service(InspectionsService, DB_URL=db_factory("inspections"),
                   INS_CODE_KEY="matrix-entry-code-key-0123456789")
+    start_service(ScoringService, DB_URL=db_factory("scoring"))  # every backing service up
+    start_service(NotifyService, DB_URL=db_factory("notify"))
     api = stack.gateway()
     hotline = {"X-API-Key": make_key(api, "channel", "hotline_12345")["key"]}
     who = {"enterprise": bearer("enterprise", ENTERPRISE_A, sub="user-a"),
