@@ -94,6 +94,7 @@ class PageRoutes(RoutesBase):
         return _file(ECHARTS, "text/javascript", cache="public, max-age=86400")
 
     @route("POST", "/ui/dev-token", roles=None, tags=TAGS, body=DevTokenIn,
+           errors=(404,),  # outside development mode it does not exist
            example={"role": "taskforce", "org": "taskforce", "sub": "tf-1"},
            summary="Development mode only (GATEWAY_DEV=1, no secret): mint a token with the "
                    "documented development secret; 404 otherwise")

@@ -271,7 +271,7 @@ class ScoringRoutes(RoutesBase):
 
     # -- indicator owners (SCO-5) -------------------------------------------------------------
     @route("GET", "/api/v1/indicators/<period>", roles=REPORTERS, tags=TAGS,
-           response=sco.IndicatorStatus,
+           response=sco.IndicatorStatus, errors=(422,),  # a period that is not a quarter
            summary="The quarter's 41 indicators with their owner units: submitted or missing, "
                    "and the deadline (SCO-5)")
     def indicator_status(self, request, period):

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SECTIONS = ("1 floor", "2 platform RPC", "3 end to end", "4 data growth", "5 memory")
+SECTIONS = ("1 floor", "2 platform RPC", "3 end to end", "4 data growth", "5 memory",
+            "6 scoring")
 
 
 @pytest.fixture(scope="module")
