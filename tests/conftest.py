@@ -30,6 +30,19 @@ PG_ADMIN_URL = os.environ.get("QQ_TEST_PG_URL", "postgresql://postgres@127.0.0.1
 TEST_DB = os.environ.get("QQ_TEST_DB", "sqlite")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass re-runs what touches a service's database; tests
+    marked ``db_independent`` (HTTP conformance, generated clients, the broker's
+    permissions, the benchmark's own PostgreSQL run …) prove the same thing on
+    either and run once, in the SQLite pass."""
+    if TEST_DB != "postgres":
+        return
+    once = pytest.mark.skip(reason="db_independent: proven in the SQLite pass")
+    for item in items:
+        if item.get_closest_marker("db_independent"):
+            item.add_marker(once)
+
+
 def _rabbitmqctl(*args):
     ctl = shutil.which("rabbitmqctl")
     if not ctl:

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ENTERPRISE_A
 from tests.integration.test_gateway_kit import api, stack, token, who  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 WALK = Path(__file__).resolve().parent.parent / "support" / "client_walk.py"
 

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import ENTERPRISE_A
 from tests.integration.test_gateway_kit import api, stack, who  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "data" / "open311"
 EMAIL, PHONE = "zhang.ming@example.cn", "13912340001"

@@ -9,7 +9,7 @@ import pytest
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     api, assert_problem, stack)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 OPERATIONS = {("/ui", "get"), ("/ui/{page}", "get"), ("/ui/static/{name}", "get"),
               ("/ui/vendor/echarts.min.js", "get"), ("/ui/dev-token", "post")}

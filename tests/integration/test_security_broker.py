@@ -16,7 +16,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from kernel.config import ROOT
 from services.appeals.service import AppealsService
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 HOST = os.environ.get("QQ_TEST_AMQP_HOST", "127.0.0.1:5672")
 

@@ -11,7 +11,7 @@ from tests.conftest import ENTERPRISE_A
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     assert_problem, bearer, stack)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PUBLIC = "/open311/v2/services.json"  # an anonymous read

@@ -18,7 +18,7 @@ from tests.conftest import ENTERPRISE_A, ENTERPRISE_B
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     appeal_body, bearer, make_key, stack)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 MISSING = 987654  # an id no object has
 MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCD"}

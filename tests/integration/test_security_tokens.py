@@ -22,7 +22,7 @@ from tests.conftest import ENTERPRISE_A
 from tests.integration.test_gateway_kit import (  # noqa: F401  (fixtures)
     appeal_body, assert_problem, bearer, stack, token)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 AUD, ISS = "qinqing", "https://idp.example"
 # The tests' CALLER_SIGNING_KEY (base_config) is not the development default,
