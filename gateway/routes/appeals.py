@@ -5,7 +5,7 @@ from werkzeug.wrappers import Response
 
 from kernel.errors import NotFound
 from services.appeals.schemas import (ACTION_BODIES, ACTION_SUMMARIES, Appeal, AppealCreate,
-                                      AppealPage, AppealQuery, AppealSummary, ExportQuery,
+                                      AppealPage, AppealQuery, AppealSummary, QuickExportQuery,
                                       MonthlyStats, Reference, StatsQuery)
 
 from ..access import ACTION_ROLES, ANY_CALLER, REPORTERS, check_action
@@ -85,10 +85,13 @@ class AppealRoutes(RoutesBase):
 
     @route("GET", "/api/v1/appeals/export", roles=REPORTERS, tags=("appeals",),
            summary="The ledger as a spreadsheet (APP-8), with the list's filters",
-           query=ExportQuery, content={"text/csv": "CSV, UTF-8", XLSX: "Excel workbook"})
+           query=QuickExportQuery,
+           content={"text/csv": "CSV, UTF-8", XLSX: "Excel workbook"},
+           description="At most 5,000 rows, answered at once; a larger ledger is exported as a "
+                       "job: POST /api/v1/appeals/exports, then its download link.")
     def export_appeals(self, request):
         self.gate.enter(request)
-        query = rpc_safe(load(ExportQuery, query_args(request)))
+        query = rpc_safe(load(QuickExportQuery, query_args(request)))
         out = self.appeals.export_appeals(query)
         return Response(base64.b64decode(out["content_base64"]), content_type=out["content_type"],
                         headers={"Content-Disposition": f'attachment; filename="{out["filename"]}"',

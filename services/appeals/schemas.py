@@ -125,9 +125,23 @@ class AppealQuery(Body):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
+# An export answered at once is built in memory inside one RPC reply: bounded.
+# Anything larger is a job (POST /api/v1/appeals/exports), written page by page.
+QUICK_EXPORT_ROWS = 5_000
+
+
 class ExportQuery(AppealQuery):
+    """An export job's filters: up to 100,000 rows, written to a file page by page."""
     format = Text(required=True, validate=validate.OneOf(["csv", "xlsx"]))
     limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 100_000))
+
+
+class QuickExportQuery(ExportQuery):
+    """An export answered at once: at most QUICK_EXPORT_ROWS rows (larger: a job)."""
+    limit = fields.Integer(load_default=QUICK_EXPORT_ROWS,
+                           validate=validate.Range(1, QUICK_EXPORT_ROWS),
+                           metadata=doc(f"at most this many rows ({QUICK_EXPORT_ROWS:,}; "
+                                        "more: POST /api/v1/appeals/exports)"))
 
 
 class StatsQuery(Body):
@@ -311,7 +325,8 @@ class LedgerQuery(AppealQuery):
 
 class LedgerExportQuery(LedgerQuery):
     format = Text(required=True, validate=validate.OneOf(["csv", "xlsx"]))
-    limit = fields.Integer(load_default=100_000, validate=validate.Range(1, 100_000))
+    limit = fields.Integer(load_default=QUICK_EXPORT_ROWS,
+                           validate=validate.Range(1, QUICK_EXPORT_ROWS))
 
 
 NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters")

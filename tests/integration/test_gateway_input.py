@@ -147,6 +147,8 @@ def test_unreadable_bodies_bad_queries_and_paths(api, who):
         assert_problem(api.get(f"/api/v1/appeals?{query}", who=tf), 422, field)
     assert_problem(api.get("/api/v1/appeals/export", who=tf), 422, "format")
     assert_problem(api.get("/api/v1/appeals/export?format=pdf", who=tf), 422, "format")
+    # an export answered at once is bounded (issue 13); a larger one is a job
+    assert_problem(api.get("/api/v1/appeals/export?format=csv&limit=5001", who=tf), 422, "limit")
     assert_problem(api.get("/api/v1/appeals/stats", who=tf), 422, "month")
     assert_problem(api.get("/api/v1/appeals/stats?month=2026-13", who=tf), 422, "month")
     for path in ("/api/v1/appeals/0", "/api/v1/appeals/abc", "/api/v1/appeals/-1",
