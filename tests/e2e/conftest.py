@@ -66,6 +66,8 @@ def platform(tmp_path_factory):
                APPEALS_WEB_SERVER_ADDRESS=f"127.0.0.1:{_free_port()}",
                INS_WEB_SERVER_ADDRESS=f"127.0.0.1:{_free_port()}",
                SCORING_WEB_SERVER_ADDRESS=f"127.0.0.1:{_free_port()}",
+               NOTIFY_WEB_SERVER_ADDRESS=f"127.0.0.1:{_free_port()}",
+               NOTIFY_SANDBOX_PORT=str(_free_port()), NOTIFY_DB_URL=f"sqlite:///{var}/notify.db",
                APPEALS_DB_URL=f"sqlite:///{var}/appeals.db", DB_URL=f"sqlite:///{var}/inspections.db",
                SCORING_DB_URL=f"sqlite:///{var}/scoring.db", GATEWAY_DB_URL=f"sqlite:///{var}/gateway.db",
                # the ranking needs ten ratings a subject by default; three keep the run short

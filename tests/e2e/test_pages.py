@@ -37,7 +37,7 @@ def appeal(api, category, title, days_ago):
 def data(api):
     """What the pages show: appeals (one long overdue), ratings enough to rank, a
     published ranking, a live session."""
-    overdue = appeal(api, "tax", "退税迟迟未到账（已超期）", 40)
+    overdue = appeal(api, "tax", "退税迟迟未到账（已超期）", 20)  # ≤ RECEIVED_AT_MAX_DAYS
     permit = appeal(api, "permit", "营业执照变更迟迟未办", 0)
     for scores, kind in ((WINDOWS, "w"), (UNITS, "u")):
         for code, score in scores.items():
