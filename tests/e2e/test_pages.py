@@ -211,7 +211,7 @@ def test_the_live_screen_follows_the_session(data, signed_in, platform, api):
 def test_operations_and_sign_in_pages(signed_in, platform, browser):
     page = signed_in(TASKFORCE)
     page.goto(f'{platform["base"]}/ui/ops')
-    for component in ("appeals", "inspections", "scoring", "broker"):
+    for component in ("appeals", "inspections", "scoring", "notify", "broker"):
         expect(page.locator(f'tr[data-component="{component}"]')).to_contain_text("正常")
     shoot(page, "ops", "desktop")
     page.set_viewport_size({"width": 360, "height": 740})
