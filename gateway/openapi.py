@@ -269,8 +269,9 @@ def _success(route):
         content.update({m: {"schema": schema} for m in route.response_media})
         text.append("done")
     if route.content:
-        content.update({m: {"schema": {"type": "string"} if m.startswith(("text/", "application/json"))
-                            else {"type": "string", "format": "binary"}}
+        content.update({m: {} if m == "text/event-stream"  # events, each described in words
+                        else {"schema": {"type": "string"} if m.startswith(("text/", "application/json"))
+                              else {"type": "string", "format": "binary"}}
                         for m in route.content})
         text.extend(route.content.values())
     if not content:

@@ -12,6 +12,8 @@ from gateway.service import GatewayService
 from kernel.config import ROOT
 from services.appeals.service import AppealsService
 from services.inspections.service import InspectionsService
+from services.notify.service import NotifyService
+from services.scoring.service import ScoringService
 from tests.chaos.conftest import record_figures
 from tests.integration.test_gateway_kit import SECRET, UNLIMITED, token
 
@@ -25,6 +27,9 @@ ST = Path(sys.executable).parent / "st"
 def test_fuzz_the_whole_api_from_its_openapi_document(start_service, db_factory, tmp_path):
     # rule: GW-1 (every refusal is a documented problem, never a 500)
     start_service(AppealsService, DB_URL=db_factory("appeals"))
+    # every backing service up: a route whose service is down answers 503 by design
+    start_service(ScoringService, DB_URL=db_factory("scoring"))
+    start_service(NotifyService, DB_URL=db_factory("notify"))
     start_service(InspectionsService, DB_URL=db_factory("inspections"),
                   INS_SEED_REGISTERS="none", INS_SEED_DIRECTORY="none")
     gateway = start_service(GatewayService, DB_URL=db_factory("gateway"),
