@@ -86,6 +86,7 @@ class PageRoutes(RoutesBase):
 
     @route("GET", "/ui/vendor/echarts.min.js", roles=None, tags=TAGS,
            content={"text/javascript": "Apache ECharts"},
+           errors=(404,),  # until `make web` has installed it (web/package-lock.json)
            summary="Apache ECharts, as installed from the npm registry by `npm ci`")
     def echarts(self, request):
         self.gate.enter(request)
