@@ -20,7 +20,7 @@ from kernel.config import CountyProfile, setting, setting_json
 from kernel.consumers import consumes
 from kernel.contracts import schema_for
 from kernel.db import Database
-from kernel.entrypoints import service_dependencies
+from kernel.entrypoints import object_id, service_dependencies
 from kernel.errors import BadInput, Forbidden, NotFound
 from kernel.rpc import rpc
 from kernel.timers import configurable_timer
@@ -415,7 +415,7 @@ class NotifyService(service_dependencies(MIGRATIONS, outbox_table, processed_tab
         self._staff_only()
         now = self.clock.now()
         with self.db.transaction() as s:
-            row = s.get(Delivery, _id(delivery_id))
+            row = s.get(Delivery, object_id(delivery_id))
             if row is None:
                 raise NotFound("no such delivery")
             if row.status != domain.DEAD:
@@ -454,7 +454,7 @@ class NotifyService(service_dependencies(MIGRATIONS, outbox_table, processed_tab
         p = schemas.load(schemas.MarkRead, payload)
         owner = self._inbox_owner(caller)
         with self.db.transaction() as s:
-            msg = s.get(InboxMessage, _id(message_id))
+            msg = s.get(InboxMessage, object_id(message_id))
             if msg is None or (msg.owner_role, msg.owner_org) != owner:
                 raise NotFound("no such message")  # another's message: not found (GW-2)
             msg.read = p["read"]
@@ -514,7 +514,7 @@ class NotifyService(service_dependencies(MIGRATIONS, outbox_table, processed_tab
 
     @staticmethod
     def _own_subscription(s, caller, subscription_id):
-        sub = s.get(WebhookSubscription, _id(subscription_id))
+        sub = s.get(WebhookSubscription, object_id(subscription_id))
         if sub is None or not sub.active or not (caller.is_staff or sub.department == caller.org):
             raise NotFound("no such webhook subscription")
         return sub
@@ -672,12 +672,3 @@ def _valid_code(code):
     except Exception:  # stdnum's and marshmallow's errors alike
         return False
 
-
-def _id(value):
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("no such item")
-    if n < 1:
-        raise NotFound("no such item")
-    return n
