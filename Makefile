@@ -87,7 +87,14 @@ $(DEPLOY_VENV)/.installed: tests/deploy/requirements.txt
 	$(DEPLOY_VENV)/bin/python -m pip install -q -r tests/deploy/requirements.txt
 	touch $@
 
-deploy-tools: $(DEPLOY_VENV)/.installed
+# CloudNativePG's published API as npm models (tests/deploy/crd-published)
+CRD_NODE := tests/deploy/crd-published/node_modules/.installed
+$(CRD_NODE): tests/deploy/crd-published/package.json tests/deploy/crd-published/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	cd tests/deploy/crd-published && npm ci --no-audit --no-fund
+	touch $@
+
+deploy-tools: $(DEPLOY_VENV)/.installed $(CRD_NODE)
 
 ## k8s-check: render k8s/'s overlays, validate them, checkov, the connection budget (< 1 min)
 k8s-check: install deploy-tools

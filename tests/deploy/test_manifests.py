@@ -3,9 +3,11 @@
 Renders each overlay with ``kubectl kustomize``; validates the Kubernetes
 objects against the Kubernetes schemas (kubernetes-validate, strict), KEDA's
 and the Prometheus Operator's against models of their published CRDs
-(tests/deploy/crd_models.py, in the deploy tools' venv), RabbitMQ's and
-CloudNativePG's against minimal schemas of the fields we use
-(tests/deploy/crd_schemas.py: no package ships theirs); runs checkov; and
+(tests/deploy/crd_models.py, in the deploy tools' venv), CloudNativePG's
+against its published API (tests/deploy/crd-published, node) and, like
+RabbitMQ's, against minimal schemas of the fields we use that refuse any
+other field (tests/deploy/crd_schemas.py: no reachable package ships
+RabbitMQ's); runs checkov; and
 checks what an ops team relies on: every service in ``services/`` has its
 Deployment, probes, PodDisruptionBudget, scaler and Secret, the connection
 budget fits PostgreSQL, only the gateway is reachable from outside.
@@ -178,6 +180,47 @@ def test_the_operator_schemas_refuse_a_misspelt_field():
     errors = list(jsonschema.Draft202012Validator(
         SCHEMAS[("postgresql.cnpg.io/v1", "Pooler")]).iter_errors(pooler))
     assert errors
+
+
+CRD_PUBLISHED = ROOT / "tests" / "deploy" / "crd-published"
+
+
+def cloudnative_pg_report(docs, tmp_path):
+    """CloudNativePG's objects checked by its published API (check.mjs, node)."""
+    if not (CRD_PUBLISHED / "node_modules" / "@kubernetes-models" / "cloudnative-pg").exists():
+        if os.environ.get("QQ_REQUIRE_DEPLOY_TOOLS"):
+            pytest.fail("tests/deploy/crd-published/node_modules is missing: make deploy-tools")
+        pytest.skip("CloudNativePG's models are not installed (make deploy-tools)")
+    path = tmp_path / "objects.json"
+    path.write_text(json.dumps(docs))
+    out = subprocess.run([shutil.which("node") or "node", str(CRD_PUBLISHED / "check.mjs"), str(path)],
+                         check=True, capture_output=True, text=True, timeout=120).stdout
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_cloudnative_pg_objects_validate_against_its_published_api(rendered, overlay, tmp_path):
+    # rule: ops (issue 17) — types, enumerations and required fields as CloudNativePG publishes
+    # them; the minimal schemas (crd_schemas.py) add the refusal of unknown fields
+    docs = rendered[overlay][1]
+    report = cloudnative_pg_report(docs, tmp_path)
+    assert report["problems"] == []
+    assert report["checked"] == {kind: len(of_kind(docs, kind)) for kind in (
+        "Cluster", "Database", "Pooler", "ScheduledBackup") if of_kind(docs, kind)}
+    assert report["checked"]["Cluster"] == 1  # every one looked at, the cluster included
+
+
+def test_cloudnative_pg_published_api_refuses_a_wrong_value(rendered, tmp_path):
+    # rule: ops (issue 17) — the check above can fail
+    docs = json.loads(json.dumps([d for d in rendered["prod"][1]
+                                  if d["apiVersion"] == "postgresql.cnpg.io/v1"]))
+    pooler = of_kind(docs, "Pooler")[0]
+    pooler["spec"]["pgbouncer"]["poolMode"] = "statement-ish"  # not one of CNPG's modes
+    database = of_kind(docs, "Database")[0]
+    database["spec"]["owner"] = 42  # a role name is a string
+    report = cloudnative_pg_report(docs, tmp_path)
+    assert any(p.startswith("Pooler/") and "poolMode" in p for p in report["problems"])
+    assert any(p.startswith("Database/") and "owner" in p for p in report["problems"])
 
 
 def test_checkov_leaves_no_failed_check_and_every_skip_has_its_reason(tool_runs):
