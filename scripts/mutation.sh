@@ -12,7 +12,7 @@ ROOT=$PWD
 MUTMUT=${MUTMUT:-$ROOT/.venv/bin/mutmut}
 CHILDREN=${MUTATION_CHILDREN:-2}
 modules=("$@")
-[ ${#modules[@]} -gt 0 ] || modules=(services/appeals/domain.py kernel/calendar.py kernel/validators.py)
+[ ${#modules[@]} -gt 0 ] || modules=(services/appeals/domain.py services/inspections/domain.py services/scoring/domain.py services/notify/domain.py kernel/calendar.py kernel/validators.py kernel/statemachine.py)
 
 for module in "${modules[@]}"; do
   work=$ROOT/var/mutation/$(echo "$module" | tr '/.' '__')
