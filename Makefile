@@ -28,19 +28,12 @@ services:
 run: install services web
 	$(PY) scripts/run_platform.py
 
-## test: unit tests, k8s/ checked, the service tier (in-process), then the integration suite against SQLite and PostgreSQL
-test: install deploy-tools web
+## test: unit tests; the service tier (in-process) and the integration suite against SQLite
+## and PostgreSQL, the two passes side by side; k8s/ checked (scripts/test-all.sh)
+test:
+	@$(MAKE) --no-print-directory -j2 install web
 	@bash scripts/ensure-services.sh
-	$(PYTEST) tests/unit -q
-	QQ_REQUIRE_DEPLOY_TOOLS=1 $(PYTEST) tests/deploy -q
-	QQ_TEST_DB=sqlite $(PYTEST) tests/service -q
-	QQ_TEST_DB=sqlite $(PYTEST) tests/integration -q
-	@if bash scripts/ensure-services.sh postgres; then \
-	  QQ_TEST_DB=postgres $(PYTEST) tests/service -q && \
-	  QQ_TEST_DB=postgres $(PYTEST) tests/integration -q; \
-	elif [ -n "$${QQ_REQUIRE_POSTGRES:-}" ]; then \
-	  echo "PostgreSQL is required here (QQ_REQUIRE_POSTGRES) and not available" >&2; exit 1; \
-	else echo "PostgreSQL not available: the PostgreSQL pass was skipped"; fi
+	PYTEST="$(PYTEST)" MAKE="$(MAKE)" bash scripts/test-all.sh
 
 ## chaos: break a broker and a database of the tests' own (docs/reliability.md); bounded by CHAOS_TIMEOUT
 chaos: install
