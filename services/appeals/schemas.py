@@ -352,8 +352,7 @@ class RouteOut(Answer):
     town: str = doc("town code; * = any town", example="hongshi")
     lead_department: str = doc("lead department code (牵头单位)",
                                                  example="approval")
-    co_departments: list[str] = doc(
-        "co-handling department codes (责任单位)", example=["market"])
+    co_departments: list[str] = doc("co-handling department codes (责任单位)", example=["market"])
 
 
 class RouteHistoryQuery(_In):
@@ -377,10 +376,8 @@ class RouteHistoryEntry(Answer):
     change: str = doc(" | ".join(ROUTE_CHANGES), example="changed")
     lead_department: str | None = doc(
         "lead department after the change; null once retired", example="approval")
-    co_departments: list[str] = doc(
-        "co-handling departments after the change", example=["market"])
-    before: RouteChange | None = doc(
-        "the route before the change; null when it was added")
+    co_departments: list[str] = doc("co-handling departments after the change", example=["market"])
+    before: RouteChange | None = doc("the route before the change; null when it was added")
     actor: str = doc("who changed it (role:subject)", example="taskforce:tf-1")
     at: dt.datetime = doc("when", example="2026-10-08T09:00:00+00:00")
 
@@ -476,8 +473,7 @@ class RectificationOut(Answer):
     status: str = doc("open | done", example="open")
     done_at: dt.datetime | None = doc("when it was closed (销号)")
     done_note: str | None = doc("what was done")
-    evidence: list[Attachment] | None = doc(
-        "the proof given at closing")
+    evidence: list[Attachment] | None = doc("the proof given at closing")
     on_time: bool | None = doc("closed by the deadline")
     overdue: bool = doc("open past its deadline")
 
@@ -538,8 +534,7 @@ class DepartmentListRow(Answer):
     lead_department: str | None = doc("lead department code",
                                                                   example="approval")
     co_departments: list[str] = doc("co-handling department codes")
-    responsible_leader: str | None = doc(
-        "the responsible leader (rectification items)")
+    responsible_leader: str | None = doc("the responsible leader (rectification items)")
     status: str = doc("the appeal's or item's status", example="assigned")
     tier: str | None = doc("red | yellow | blue (appeals)")
     since: dt.datetime = doc("received (appeal) or listed (item)")

@@ -293,8 +293,7 @@ class Inspection(Answer):
     planned_date: dt.date
     exempt_category: str | None
     reason: str | None
-    violations: list[RuleBroken] = _doc(
-        "every rule the plan breaks, by rule ID")
+    violations: list[RuleBroken] = _doc("every rule the plan breaks, by rule ID")
     items: list[ItemResult]
     inspectors: list[InspectorRef]
     decided_by: str | None = _doc("'rules', or the head")
@@ -303,8 +302,7 @@ class Inspection(Answer):
     merged_into: int | None
     merged_from: list[int]
     draw_id: int | None
-    after_due_at: dt.datetime | None = _doc(
-        "an emergency's record is due by then (INS-5)")
+    after_due_at: dt.datetime | None = _doc("an emergency's record is due by then (INS-5)")
     after_filed_at: dt.datetime | None
     after_record: str | None
     review: str | None = _doc(
@@ -351,8 +349,7 @@ class JointCandidate(Answer):
 
 class JointCandidates(Answer):
     month: str
-    items: list[JointCandidate] = _doc(
-        "enterprises visited by two or more departments that month")
+    items: list[JointCandidate] = _doc("enterprises visited by two or more departments that month")
 
 
 class DrawnInspector(Answer):
@@ -452,8 +449,7 @@ class YearlyPlan(Answer):
     monthly_cap: int | None = _doc("key enterprises only (INS-3)")
     inspections: list[PlanInspection]
     draws: list[PlanDraw] = _doc("draws it was drawn in")
-    standards: list[Standard] = _doc(
-        "the inspection items and standards for its industry")
+    standards: list[Standard] = _doc("the inspection items and standards for its industry")
 
 
 class ImportRowError(Answer):

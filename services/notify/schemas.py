@@ -49,13 +49,12 @@ class Webhook(Answer):
     url: str = doc("where events are POSTed")
     event_types: list[str] = doc("the event types it receives")
     created_at: dt.datetime = doc("when it was subscribed (ISO 8601)")
-    rotated_at: dt.datetime | None = doc(
-        "when its secret was last rotated; null if never")
+    rotated_at: dt.datetime | None = doc("when its secret was last rotated; null if never")
 
 
 class WebhookWithSecret(Webhook):
     """Answered on creation and rotation only: the secret is shown once."""
-    secret: str = {"description": "whsec_…: verify with any Standard Webhooks library"}
+    secret: str = doc("whsec_…: verify with any Standard Webhooks library")
 
 
 # -- the inbox --------------------------------------------------------------------------
@@ -112,16 +111,14 @@ class Delivery(Answer):
     recipient: str = doc(
         "who is told, kind:key:role: official:<department>:head | deadline_contact | "
         "taskforce_head, or enterprise:<credit code>:contact")
-    address: str = {"description": "masked: 138****0001, z***@example.com"}
-    status: str = {"description": " | ".join(domain.STATUSES)}
+    address: str = doc("masked: 138****0001, z***@example.com")
+    status: str = doc(" | ".join(domain.STATUSES))
     attempts: int = doc("how many sends were tried")
     next_attempt_at: dt.datetime = doc(
         "when it is (re)tried next (back-off, morning for SMS at night)")
-    last_error: str | None = doc(
-        "the last failure, in words; null if none")
+    last_error: str | None = doc("the last failure, in words; null if none")
     created_at: dt.datetime = doc("when it was planned (ISO 8601)")
-    sent_at: dt.datetime | None = doc(
-        "when it was sent; null until then")
+    sent_at: dt.datetime | None = doc("when it was sent; null until then")
 
 
 class DeliveryPage(Schema):
@@ -190,6 +187,5 @@ class RowProblem(Schema):
 
 
 class ImportResult(Answer):
-    imported: int = doc(
-        "rows imported (0 when any row is bad: nothing imported then)")
+    imported: int = doc("rows imported (0 when any row is bad: nothing imported then)")
     errors: list[RowProblem] = doc("the bad rows, by line")

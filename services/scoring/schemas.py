@@ -65,24 +65,20 @@ class RatingOut(Answer):
     subject_kind: str
     department: str = doc("the department the subject belongs to")
     enterprise_code: str
-    service_event: str = doc(
-        "the service event rated (its ticket, appeal:<id> for an appeal)")
+    service_event: str = doc("the service event rated (its ticket, appeal:<id> for an appeal)")
     source: str = doc(
         "where the rating came from: qr (the rating form), appeal, inspection or session")
     score: int = doc("1 very dissatisfied … 5 very satisfied")
     comment: str | None
-    period: str = doc(
-        "the month the rating counts in, YYYY-MM (Asia/Shanghai date)")
+    period: str = doc("the month the rating counts in, YYYY-MM (Asia/Shanghai date)")
     rated_at: dt.datetime = doc("when it was rated (ISO 8601)")
-    followup_id: int | None = doc(
-        "the follow-up a bad rating opened (差评必纠); null for 3–5")
+    followup_id: int | None = doc("the follow-up a bad rating opened (差评必纠); null for 3–5")
 
 
 class SubjectOut(Answer):
     code: str = doc("the subject's code, as rated")
     kind: str = doc("window, clerk, department, town, section_chief or official")
-    name: str = doc(
-        "the subject's name: a window, unit or post (审批一股股长), never a person's")
+    name: str = doc("the subject's name: a window, unit or post (审批一股股长), never a person's")
     department: str = doc("the department the subject belongs to")
     rating_url: str = doc("the address its QR code opens: the rating form")
 
@@ -116,16 +112,12 @@ class FollowupOut(Answer):
     department: str = doc("the subject's department, which follows it up")
     status: str = doc("open, verified, rectified, closed or groundless")
     opened_at: dt.datetime = doc("when the bad rating opened it")
-    due_at: dt.datetime = doc(
-        "the deadline, in working days from opening (ISO 8601)")
-    closed_at: dt.datetime | None = doc(
-        "when it was closed or found groundless; null before")
+    due_at: dt.datetime = doc("the deadline, in working days from opening (ISO 8601)")
+    closed_at: dt.datetime | None = doc("when it was closed or found groundless; null before")
     escalation_level: int = doc(
         "escalation steps taken when overdue: 0 none, 1 supervision, 2 talk, 3 notice")
-    cleared: bool = doc(
-        "true: found groundless and the person's name cleared in public (澄清正名)")
-    clearing_note: str | None = doc(
-        "the task force's note clearing the name; null unless cleared")
+    cleared: bool = doc("true: found groundless and the person's name cleared in public (澄清正名)")
+    clearing_note: str | None = doc("the task force's note clearing the name; null unless cleared")
     history: list[HistoryEntry]
 
 
@@ -152,10 +144,8 @@ class CardOut(Answer):
     department: str = doc("the department the subject belongs to")
     reason: str = doc("the failure of duty the card is for")
     status: str = doc("investigating, found or revoked")
-    finding: str | None = doc(
-        "what the investigation found; null until found")
-    revoked_reason: str | None = doc(
-        "why the card was revoked; null unless revoked")
+    finding: str | None = doc("what the investigation found; null until found")
+    revoked_reason: str | None = doc("why the card was revoked; null unless revoked")
     issued_by: str = doc("who gave it (role:subject)")
     issued_at: dt.datetime = doc("when it was given (ISO 8601)")
     history: list[HistoryEntry]
@@ -185,41 +175,32 @@ class RankRow(Answer):
     subject_code: str = doc("the subject's code")
     ratings: int = doc("how many ratings it had in the period")
     total: int = doc("the sum of those ratings' scores")
-    mean: float | None = doc(
-        "total / ratings, the score ranked by; null without ratings")
+    mean: float | None = doc("total / ratings, the score ranked by; null without ratings")
     place: int = doc("its place, 1 the best")
     stars: int = doc("1–5 stars, the mean rounded half up (clerks_monthly, 星级)")
 
 
 class RankingOut(Answer):
-    id: int | None = doc(
-        "the published ranking's number; null for a preview (GET …/current)")
+    id: int | None = doc("the published ranking's number; null for a preview (GET …/current)")
     kind: str = doc(
         "windows_monthly, clerks_monthly, units_quarterly, windows_quarterly or units_yearly")
     period: str = doc("a month 2026-11, a quarter 2026-Q4 or a year 2026")
-    version: int | None = doc(
-        "1 for the first publication, +1 per correction; null for a preview")
-    replaces: int | None = doc(
-        "the id of the ranking this version corrects; null for the first")
+    version: int | None = doc("1 for the first publication, +1 per correction; null for a preview")
+    replaces: int | None = doc("the id of the ranking this version corrects; null for the first")
     correction_reason: str | None = doc(
         "why the previous version was corrected; null for the first")
     formula: str = doc("how the score is computed, in words")
     tie_break: str = doc("how equal scores are ordered, in words")
     min_ratings: int = doc("fewest ratings in the period to be ranked")
-    digest: str = doc(
-        "SHA-256 of the per-subject tallies: anyone can recompute it (GET …/verify)")
-    ranked: list[RankRow] = doc(
-        "subjects with enough ratings, best first")
-    unranked: list[RankRow] = doc(
-        "subjects with too few ratings: never best, worst or last")
+    digest: str = doc("SHA-256 of the per-subject tallies: anyone can recompute it (GET …/verify)")
+    ranked: list[RankRow] = doc("subjects with enough ratings, best first")
+    unranked: list[RankRow] = doc("subjects with too few ratings: never best, worst or last")
     best: list[str] = doc("the five best (五佳), subject codes")
     worst: list[str] = doc("the three worst (三差), subject codes")
     last_place: str | None = doc(
         "windows_quarterly: the last place, rotated out (末位淘汰轮岗); else null")
-    published_by: str | None = doc(
-        "who published it (role:subject); null for a preview")
-    published_at: dt.datetime | None = doc(
-        "when it was published; null for a preview")
+    published_by: str | None = doc("who published it (role:subject); null for a preview")
+    published_at: dt.datetime | None = doc("when it was published; null for a preview")
 
 
 class VerifyOut(Answer):
@@ -244,11 +225,9 @@ class SampledChief(Answer):
     subject_code: str = doc("the section chief's subject code")
     name: str = doc("the chief's post (审批一股股长), not a person's name")
     department: str = doc("the chief's unit")
-    rating_url: str = doc(
-        "the address the chief's QR code opens: the rating form")
+    rating_url: str = doc("the address the chief's QR code opens: the rating form")
     ratings: int = doc("ratings in the quarter")
-    mean: float | None = doc(
-        "the quarter's mean score; null without ratings")
+    mean: float | None = doc("the quarter's mean score; null without ratings")
     outcome: str | None = doc(
         "commend, promote, remind, adjust or report (评优/晋级/约谈/调整/通报); null with too few ratings")
 
@@ -259,19 +238,15 @@ class SampleOut(Answer):
     size: int = doc("how many were drawn")
     seed: str
     seeded_at: dt.datetime
-    drawn_at: dt.datetime | None = doc(
-        "when the population was read and the choice made")
+    drawn_at: dt.datetime | None = doc("when the population was read and the choice made")
     drawn_by: str = doc("who asked for the draw (role:subject)")
     population: list[str] = doc(
         "the section chiefs' codes drawn from (service, enforcement, resource units)")
-    chosen: list[str] = doc(
-        "the codes chosen: smallest SHA-256(seed:code)")
-    replay_matches: bool = doc(
-        "true: drawing again from seed and population gives the same choice")
+    chosen: list[str] = doc("the codes chosen: smallest SHA-256(seed:code)")
+    replay_matches: bool = doc("true: drawing again from seed and population gives the same choice")
     thresholds: dict = doc("outcome → the least mean score for it")
     min_ratings: int = doc("fewest ratings in the quarter for an outcome")
-    results: list[SampledChief] = doc(
-        "each chosen chief with the quarter's ratings and outcome")
+    results: list[SampledChief] = doc("each chosen chief with the quarter's ratings and outcome")
 
 
 # -- SCO-5 indicator owners ------------------------------------------------------------------
@@ -306,18 +281,14 @@ class IndicatorRow(Answer):
     owner: str = doc("the owner unit's department code (指标责任单位)")
     submitted: bool = doc("true: the owner has reported this quarter")
     value: str | None = doc("the value reported; null before")
-    evidence: list[dict] = doc(
-        "the evidence files reported, each with name and url")
-    submitted_at: dt.datetime | None = doc(
-        "when it was last reported; null before")
+    evidence: list[dict] = doc("the evidence files reported, each with name and url")
+    submitted_at: dt.datetime | None = doc("when it was last reported; null before")
 
 
 class IndicatorStatus(Answer):
     period: str = doc("the quarter, YYYY-Qn")
-    deadline: dt.datetime = doc(
-        "the last moment to report: working days after the quarter ends")
-    indicators: list[IndicatorRow] = doc(
-        "all second-level indicators with their reports")
+    deadline: dt.datetime = doc("the last moment to report: working days after the quarter ends")
+    indicators: list[IndicatorRow] = doc("all second-level indicators with their reports")
     missing: list[str] = doc("codes of the indicators not reported yet")
 
 
@@ -363,11 +334,9 @@ class BoardOut(Answer):
     session_id: int
     title: str = doc("the session's title")
     status: str = doc("open or closed")
-    revision: int = doc(
-        "changes whenever the board changes (the stream sends a new board then)")
+    revision: int = doc("changes whenever the board changes (the stream sends a new board then)")
     departments: list[str] = doc("the department codes that report")
-    board: list[BoardRow] = doc(
-        "the departments by mean, then count, then code")
+    board: list[BoardRow] = doc("the departments by mean, then count, then code")
 
 
 # -- SCO-7 work scores and the monthly notice ------------------------------------------------
@@ -379,8 +348,7 @@ class MonthQuery(StrictInput):
 
 class WorkScore(Answer):
     department: str = doc("the department's code")
-    composite: float = doc(
-        "the weighted score of the month (SCO-7): higher is better")
+    composite: float = doc("the weighted score of the month (SCO-7): higher is better")
     replied: int = doc("appeals replied to")
     replied_on_time: int = doc("of those, replied by the deadline")
     overdue: int = doc("appeals escalated to supervision (overdue)")
@@ -395,13 +363,10 @@ class NoticeOut(Answer):
     """通报: the month's red and black lists, rankings and cards."""
     month: str = doc("the month, YYYY-MM")
     weights: dict = doc("the composite's weights by measure (points per unit)")
-    scores: list[WorkScore] = doc(
-        "each department's work score, best first")
+    scores: list[WorkScore] = doc("each department's work score, best first")
     red: list[str] = doc("the red list (红榜): best departments' codes")
-    black: list[str] = doc(
-        "the black list (黑榜): worst departments' codes")
-    rankings: list[RankingOut] = doc(
-        "the month's latest published rankings")
+    black: list[str] = doc("the black list (黑榜): worst departments' codes")
+    rankings: list[RankingOut] = doc("the month's latest published rankings")
     cards: list[CardOut] = doc("the cards given in the month")
 
 
