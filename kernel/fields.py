@@ -112,6 +112,8 @@ def field_of(hint, **kwargs):
         return fields.List(field_of(inner), **kwargs)
     if isinstance(hint, type) and issubclass(hint, Schema):
         return fields.Nested(hint, **kwargs)
+    if isinstance(hint, str):  # ``from __future__ import annotations`` turns types into text
+        raise TypeError(f"{hint!r}: an answer's types must be types, not strings")
     if hint not in _FIELDS:
         raise TypeError(f"no field type for {hint!r}")
     return _FIELDS[hint](**kwargs)
@@ -132,7 +134,7 @@ class _AnswerMeta(SchemaMeta):
 
 
 class Answer(Schema, metaclass=_AnswerMeta):
-    """An answer's shape — a return value, an event's or a response's body —
+    """An answer's shape — an RPC's return value, a response's body —
     declared as typed attributes, like a dataclass::
 
         class Visit(Answer):
