@@ -2,12 +2,16 @@
 county (its reference data) and the working-day calendar, read once when the
 service starts, and the reference data the service keeps in its own database,
 written at start."""
+import logging
+
 from nameko.extensions import DependencyProvider
 from sqlalchemy.exc import IntegrityError
 
 from .calendar import WorkingCalendar
 from .config import CountyProfile, setting
 from .db import Database
+
+_log = logging.getLogger(__name__)
 
 
 class CountyRules(DependencyProvider):
@@ -29,8 +33,9 @@ class CountyRules(DependencyProvider):
         try:
             with db.store.transaction() as s:
                 self.seed(s)
-        except IntegrityError:
-            pass  # another instance starting at the same moment wrote it
+        except IntegrityError:  # another instance starting at the same moment wrote it
+            _log.info("%s: the reference data was written by another instance",
+                      self.container.service_name)
 
     def seed(self, session):
         """Reference data kept in the service's database, in one transaction."""
