@@ -1,26 +1,45 @@
 """What every service's entrypoints do the same way, written once: reading
-an id from a caller, the task-force-only gate, an idempotent create, and
-mapping a lost optimistic-lock race to 409."""
+an id from a caller (and its row, or 404), the task-force-only gate, an
+idempotent create, a sweep's due rows, and mapping a lost optimistic-lock race
+to 409."""
 import contextlib
 import hashlib
 import json
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from .errors import Conflict, Forbidden, NotFound
+from .fields import MAX_ID
 
 
-def object_id(value) -> int:
-    """An id from outside: anything that is not a positive integer is simply
-    not there (404), never a 500 or a hint."""
+def object_id(value, what="item") -> int:
+    """An id from outside: anything that is not a positive 64-bit integer is
+    simply not there (404 "no such <what>"), never a 500 or a hint."""
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise NotFound("no such item")
-    if n < 1:
-        raise NotFound("no such item")
+        raise NotFound(f"no such {what}")
+    if not 1 <= n <= MAX_ID:  # beyond, the database would refuse the number itself
+        raise NotFound(f"no such {what}")
     return n
+
+
+def get_or_404(session, model, value, what):
+    """The ``model`` row whose id ``value`` came from outside, or 404 "no such <what>"."""
+    row = session.get(model, object_id(value, what))
+    if row is None:
+        raise NotFound(f"no such {what}")
+    return row
+
+
+def due_ids(session, when, now, limit=500):
+    """A sweep's work: the ids of the rows whose indexed next-check time
+    ``when`` (a mapped column) has come, earliest first, at most ``limit``;
+    the sweep then handles each in a transaction of its own."""
+    return session.execute(select(when.class_.id).where(when <= now)
+                           .order_by(when).limit(limit)).scalars().all()
 
 
 def require_staff(caller_identity):
@@ -75,7 +94,6 @@ def service_dependencies(migrations_dir, outbox_table, processed_table):
     import json
 
     from nameko.web.handlers import http
-    from sqlalchemy import select
 
     from .audit import AuditExport, AuditTrail
     from .db import Database

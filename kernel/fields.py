@@ -6,7 +6,12 @@ They refuse what the databases behind would choke on (NUL characters, years
 outside any plausible range, ids beyond 64 bits), so no input a client can
 send turns into a 500 further down.
 """
+import datetime as dt
+import types
+import typing
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow.schema import SchemaMeta
 
 MAX_ID = 2**63 - 1  # ids are 64-bit integers in every service's database
 CODE = validate.Regexp(r"^[A-Za-z0-9_.-]{1,32}$",
@@ -88,11 +93,87 @@ def unique(values):
         raise ValidationError("lists the same code twice")
 
 
-class HistoryEntry(Schema):
+# -- answers: what an RPC or a route gives back ------------------------------------------
+
+_FIELDS = {str: fields.String, int: fields.Integer, float: fields.Float, bool: fields.Boolean,
+           dt.datetime: fields.AwareDateTime, dt.date: fields.Date, dict: fields.Dict}
+
+
+def field_of(hint, **kwargs):
+    """The marshmallow field of a type: str, int, float, bool, dt.datetime (with
+    its offset), dt.date, dict, a schema (nested), ``list[...]``; ``X | None``
+    allows null."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return field_of(inner, allow_none=True, **kwargs)
+    if typing.get_origin(hint) is list:
+        (inner,) = args
+        return fields.List(field_of(inner), **kwargs)
+    if isinstance(hint, type) and issubclass(hint, Schema):
+        return fields.Nested(hint, **kwargs)
+    if isinstance(hint, str):  # ``from __future__ import annotations`` turns types into text
+        raise TypeError(f"{hint!r}: an answer's types must be types, not strings")
+    if hint not in _FIELDS:
+        raise TypeError(f"no field type for {hint!r}")
+    return _FIELDS[hint](**kwargs)
+
+
+class _AnswerMeta(SchemaMeta):
+    def __new__(mcs, name, bases, attrs):
+        # Fields in the order written: ``name: type``, ``name: type = doc(...)``
+        # (its OpenAPI metadata) or ``name: type = fields.X(...)`` (anything more).
+        declared = {}
+        for key, hint in attrs.get("__annotations__", {}).items():
+            value = attrs.pop(key, None)
+            if isinstance(value, fields.Field):
+                declared[key] = value
+            else:
+                declared[key] = field_of(hint, metadata=value or {})
+        return super().__new__(mcs, name, bases, {**attrs, **declared})
+
+
+class Answer(Schema, metaclass=_AnswerMeta):
+    """An answer's shape — an RPC's return value, a response's body —
+    declared as typed attributes, like a dataclass::
+
+        class Visit(Answer):
+            id: int
+            status: str = doc("pending | approved | …")
+            decided_at: dt.datetime | None
+            items: list[ItemResult]
+
+    One mapping from types to fields (``field_of``) for every service, so an
+    instant is always written with its offset and null is allowed only where
+    the type says so."""
+
+
+class HistoryEntry(Answer):
     """One row of an aggregate's history (kernel.models.HistoryRow)."""
-    at = fields.AwareDateTime()
-    actor = fields.String()
-    action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    note = fields.String()
+    at: dt.datetime
+    actor: str
+    action: str
+    from_status: str | None
+    to_status: str
+    note: str
+
+
+# -- lists: keyset pages, newest first ------------------------------------------------------
+
+def cursor(**more):
+    """A list query's cursor: ``next_cursor`` of the previous page (an id)."""
+    return fields.Integer(validate=validate.Range(1, MAX_ID),
+                          metadata=doc("next_cursor of the previous page"), **more)
+
+
+def summary_and_page(schema, name):
+    """A list's answers for an aggregate ``schema``: ``<name>Summary``, the
+    aggregate without its history, and ``<name>Page``, a page of those and the
+    cursor of the next."""
+    summary = type(schema)(f"{name}Summary", (schema,), {
+        "__module__": schema.__module__, "Meta": type("Meta", (), {"exclude": ("history",)})})
+    page = _AnswerMeta(f"{name}Page", (Answer,), {
+        "__module__": schema.__module__,
+        "__annotations__": {"items": list[summary], "next_cursor": int | None},
+        "next_cursor": doc("pass as cursor; null: last page")})
+    return summary, page

@@ -1,5 +1,9 @@
 """Contract v1 for API keys (GW-3)."""
-from marshmallow import fields, validate
+import datetime as dt
+
+from marshmallow import validate
+
+from kernel.fields import Answer
 
 from ..keys import KINDS
 from . import Body, Code, Text
@@ -16,19 +20,19 @@ class ApiKeyCreate(Body):
                  metadata={"description": "whose system this is", "example": "12345 热线平台对接"})
 
 
-class ApiKeyInfo(Body):
-    id = fields.String()
-    kind = fields.String()
-    code = fields.String()
-    label = fields.String()
-    created_by = fields.String()
-    created_at = fields.AwareDateTime()
-    revoked_at = fields.AwareDateTime(allow_none=True)
+class ApiKeyInfo(Answer):
+    id: str
+    kind: str
+    code: str
+    label: str
+    created_by: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
 
 
 class ApiKeyCreated(ApiKeyInfo):
-    key = fields.String(metadata={"description": "the key itself: shown this once, never again"})
+    key: str = {"description": "the key itself: shown this once, never again"}
 
 
-class ApiKeyList(Body):
-    items = fields.List(fields.Nested(ApiKeyInfo))
+class ApiKeyList(Answer):
+    items: list[ApiKeyInfo]

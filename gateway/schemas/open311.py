@@ -9,6 +9,7 @@ every standard field is kept as sent: location (``lat``/``long``,
 """
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from kernel.fields import Answer
 from kernel.validators import CreditCode, Phone
 
 from . import Code, Text, Timestamp
@@ -104,63 +105,63 @@ class RequestsQuery(RequestQuery):
 
 # -- answers (documentation of the JSON shapes; XML carries the same fields) -------------
 
-class Service(Schema):
-    service_code = fields.String()
-    service_name = fields.String()
-    description = fields.String()
-    metadata = fields.Boolean()
-    type = fields.String()
-    keywords = fields.String()
-    group = fields.String()
+class Service(Answer):
+    service_code: str
+    service_name: str
+    description: str
+    metadata: bool
+    type: str
+    keywords: str
+    group: str
 
 
-class AttributeValue(Schema):
-    key = fields.String()
-    name = fields.String()
+class AttributeValue(Answer):
+    key: str
+    name: str
 
 
-class Attribute(Schema):
-    variable = fields.Boolean()
-    code = fields.String()
-    datatype = fields.String()
-    required = fields.Boolean()
-    datatype_description = fields.String()
-    order = fields.Integer()
-    description = fields.String()
-    values = fields.List(fields.Nested(AttributeValue))
+class Attribute(Answer):
+    variable: bool
+    code: str
+    datatype: str
+    required: bool
+    datatype_description: str
+    order: int
+    description: str
+    values: list[AttributeValue]
 
 
-class ServiceDefinition(Schema):
-    service_code = fields.String()
-    attributes = fields.List(fields.Nested(Attribute))
+class ServiceDefinition(Answer):
+    service_code: str
+    attributes: list[Attribute]
 
 
-class ServiceRequest(Schema):
-    service_request_id = fields.String()
-    status = fields.String(metadata=_doc("open | closed"))
-    status_notes = fields.String()
-    service_name = fields.String()
-    service_code = fields.String()
-    description = fields.String()
-    agency_responsible = fields.String()
-    service_notice = fields.String()
-    requested_datetime = fields.String()
-    updated_datetime = fields.String()
-    expected_datetime = fields.String(allow_none=True)
-    address = fields.String()
-    address_id = fields.String()
-    zipcode = fields.String()
-    lat = fields.Float(allow_none=True)
-    long = fields.Float(allow_none=True)
-    media_url = fields.String()
+class ServiceRequest(Answer):
+    service_request_id: str
+    status: str = _doc("open | closed")
+    status_notes: str
+    service_name: str
+    service_code: str
+    description: str
+    agency_responsible: str
+    service_notice: str
+    requested_datetime: str
+    updated_datetime: str
+    expected_datetime: str | None
+    address: str
+    address_id: str
+    zipcode: str
+    lat: float | None
+    long: float | None
+    media_url: str
 
 
-class RequestCreated(Schema):
-    service_request_id = fields.String()
-    service_notice = fields.String()
-    account_id = fields.String(allow_none=True)
+class RequestCreated(Answer):
+    service_request_id: str
+    service_notice: str
+    account_id: str | None
 
 
-class Error(Schema):
-    code = fields.Integer()
-    description = fields.String()
+class Error(Answer):
+    code: int
+    description: str

@@ -8,9 +8,10 @@ happened (history entries and events) for the service to store and publish.
 import datetime as dt
 from dataclasses import dataclass, field
 
-from kernel.errors import BadInput, Conflict, Forbidden, NotFound
+from kernel.errors import BadInput, Conflict, Forbidden
 from kernel.rpc import Caller
 from kernel.statemachine import Effect, Flag, StateMachine, Transition
+from kernel.visibility import Visibility
 
 # -- vocabulary ---------------------------------------------------------------
 
@@ -217,22 +218,15 @@ def sweep_retry_at(failures: int, now, policy: Policy) -> dt.datetime:
 
 # -- access (GW-2) ----------------------------------------------------------------
 
-def can_see(appeal, caller: Caller) -> bool:
-    if caller.is_staff:
-        return True
-    if caller.role == "enterprise":
-        return appeal.enterprise_code == caller.org
-    if caller.role == "department":
-        return appeal.lead_department == caller.org or caller.org in (appeal.co_departments or [])
-    if caller.role == "channel":
-        # the channel's organisation, whichever of its keys filed it (keys rotate)
-        return appeal.channel == caller.org
-    return False
-
-
-def check_visible(appeal, caller: Caller):
-    if appeal is None or not can_see(appeal, caller):
-        raise NotFound("no such appeal")  # never reveal that another's exists
+VISIBILITY = Visibility(
+    "appeal",
+    enterprise=lambda appeal, caller: appeal.enterprise_code == caller.org,
+    department=lambda appeal, caller: (appeal.lead_department == caller.org
+                                       or caller.org in (appeal.co_departments or [])),
+    # the channel's organisation, whichever of its keys filed it (keys rotate)
+    channel=lambda appeal, caller: appeal.channel == caller.org)
+can_see = VISIBILITY.can_see
+check_visible = VISIBILITY.check  # a 404, never revealing that another's exists
 
 
 # -- the closed loop (APP-6) -------------------------------------------------------

@@ -1,10 +1,10 @@
 """Tables of the appeals service (its own database; no other service reads them)."""
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer,
+from sqlalchemy import (JSON, Boolean, Date, Float, ForeignKey, Index, Integer,
                         String, Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from kernel.db import UTCDateTime
-from kernel.models import BIGINT, HistoryRow, Timestamps
+from kernel.models import HistoryRow, Id, Timestamps
 from kernel.outbox import define_kernel_tables
 
 
@@ -15,11 +15,10 @@ class Base(DeclarativeBase):
 outbox_table, processed_table = define_kernel_tables(Base.metadata)
 
 
-class Appeal(Timestamps, Base):
+class Appeal(Id, Timestamps, Base):
     """One appeal in the ledger (台账)."""
     __tablename__ = "appeals"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
     enterprise_code: Mapped[str] = mapped_column(String(18), index=True)
     enterprise_name: Mapped[str | None] = mapped_column(String(200))
@@ -88,11 +87,10 @@ class Appeal(Timestamps, Base):
     )
 
 
-class AppealCoDepartment(Base):
+class AppealCoDepartment(Id, Base):
     """A co-handling department (责任单位) of an appeal; ids keep the order given."""
     __tablename__ = "appeal_co_departments"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
     department: Mapped[str] = mapped_column(String(32))
 
@@ -107,13 +105,12 @@ class AppealHistory(HistoryRow, Base):
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"), index=True)
 
 
-class Escalation(Base):
+class Escalation(Id, Base):
     """One row per ladder step per round of an appeal: the unique key makes each
     step happen once. A re-open starts a new round (the appeal's reopen_count);
     the rows of earlier rounds stay as history."""
     __tablename__ = "escalations"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     appeal_id: Mapped[int] = mapped_column(ForeignKey("appeals.id"))
     round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     level: Mapped[int] = mapped_column(Integer)
@@ -138,12 +135,11 @@ class RoutingRule(Base):
     __table_args__ = (UniqueConstraint("category", "town", name="uq_route"),)
 
 
-class RouteChange(Base):
+class RouteChange(Id, Base):
     """Append-only: every route added, changed or retired, by whom, when, and
     what it was before — the routing table's history (APP-2)."""
     __tablename__ = "routing_history"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     category: Mapped[str] = mapped_column(String(32))
     town: Mapped[str] = mapped_column(String(32))
     change: Mapped[str] = mapped_column(String(8))  # added | changed | retired

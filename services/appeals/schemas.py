@@ -3,10 +3,13 @@ return value, which are also what HTTP clients send and get back — the gateway
 imports this module to validate request bodies and to build the OpenAPI
 document, and keeps no copy. It imports only the kernel and the domain's
 vocabulary."""
+import datetime as dt
+import typing
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.fields import MAX_ID, MONTH, Body, Code, HistoryEntry, StrictInteger, Text, Timestamp
-from kernel.fields import doc
+from kernel.fields import (MONTH, Answer, Body, Code, HistoryEntry, StrictInteger, Text,
+                           Timestamp, cursor, doc, summary_and_page)
 from kernel.schemas import StrictInput, load  # noqa: F401 (the service calls schemas.load)
 from kernel.validators import CreditCode, Phone
 
@@ -120,8 +123,7 @@ class AppealQuery(Body):
     overdue = fields.Boolean(metadata=doc("true: past the deadline and still being handled"))
     received_from = Timestamp(metadata=doc("received at or after"))
     received_to = Timestamp(metadata=doc("received before"))
-    cursor = fields.Integer(validate=validate.Range(1, MAX_ID),
-                            metadata=doc("next_cursor of the previous page"))
+    cursor = cursor()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
@@ -210,97 +212,89 @@ ACTION_SUMMARIES = {
 
 # -- out --------------------------------------------------------------------------
 
-class Appeal(Body):
-    id = fields.Integer()
-    channel = fields.String()
-    enterprise_code = fields.String()
-    enterprise_name = fields.String(allow_none=True)
-    contact_name = fields.String()
-    contact_phone = fields.String(metadata=doc("E.164"))
-    category = fields.String()
-    town = fields.String()
-    title = fields.String()
-    content = fields.String()
-    attachments = fields.List(fields.Nested(Attachment))
-    tier = fields.String(metadata=doc("red, yellow or blue"))
-    status = fields.String(metadata=doc(" | ".join(STATUSES)))
-    lead_department = fields.String(allow_none=True)
-    co_departments = fields.List(fields.String())
-    received_at = fields.AwareDateTime()
-    due_at = fields.AwareDateTime(allow_none=True)
-    overdue = fields.Boolean()
-    replied_at = fields.AwareDateTime(allow_none=True)
-    replied_on_time = fields.Boolean(allow_none=True)
-    reply_content = fields.String(allow_none=True)
-    rating = fields.Integer(allow_none=True)
-    rating_comment = fields.String(allow_none=True)
-    closed_at = fields.AwareDateTime(allow_none=True)
-    under_review = fields.Boolean(metadata=doc("a bad rating opened a review"))
-    reopen_count = fields.Integer()
-    extension_request = fields.Dict(allow_none=True,
-                                    metadata=doc("a department's request waiting for approval"))
-    escalation_level = fields.Integer()
-    escalation_step = fields.String(allow_none=True)
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
-    lat = fields.Float(allow_none=True)
-    long = fields.Float(allow_none=True)
-    address_string = fields.String(allow_none=True)
-    address_id = fields.String(allow_none=True)
-    contact_email = fields.String(allow_none=True)
-    device_id = fields.String(allow_none=True)
-    account_id = fields.String(allow_none=True)
-    history = fields.List(fields.Nested(HistoryEntry))
+class Appeal(Answer):
+    id: int
+    channel: str
+    enterprise_code: str
+    enterprise_name: str | None
+    contact_name: str
+    contact_phone: str = doc("E.164")
+    category: str
+    town: str
+    title: str
+    content: str
+    attachments: list[Attachment]
+    tier: str = doc("red, yellow or blue")
+    status: str = doc(" | ".join(STATUSES))
+    lead_department: str | None
+    co_departments: list[str]
+    received_at: dt.datetime
+    due_at: dt.datetime | None
+    overdue: bool
+    replied_at: dt.datetime | None
+    replied_on_time: bool | None
+    reply_content: str | None
+    rating: int | None
+    rating_comment: str | None
+    closed_at: dt.datetime | None
+    under_review: bool = doc("a bad rating opened a review")
+    reopen_count: int
+    extension_request: dict | None = doc("a department's request waiting for approval")
+    escalation_level: int
+    escalation_step: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    lat: float | None
+    long: float | None
+    address_string: str | None
+    address_id: str | None
+    contact_email: str | None
+    device_id: str | None
+    account_id: str | None
+    history: list[HistoryEntry]
 
 
-class AppealSummary(Appeal):
-    class Meta:
-        exclude = ("history",)
+AppealSummary, AppealPage = summary_and_page(Appeal, "Appeal")
 
 
-class AppealPage(Body):
-    items = fields.List(fields.Nested(AppealSummary))
-    next_cursor = fields.Integer(allow_none=True, metadata=doc("pass as cursor; null: last page"))
+class DepartmentMonth(Answer):
+    department: str
+    received: int
+    closed: int
+    replied: int
+    replied_on_time: int
+    on_time_rate: float | None
+    overdue: int
+    rated: int
+    satisfied: int
+    satisfaction_rate: float | None
+    average_rating: float | None
 
 
-class DepartmentMonth(Body):
-    department = fields.String()
-    received = fields.Integer()
-    closed = fields.Integer()
-    replied = fields.Integer()
-    replied_on_time = fields.Integer()
-    on_time_rate = fields.Float(allow_none=True)
-    overdue = fields.Integer()
-    rated = fields.Integer()
-    satisfied = fields.Integer()
-    satisfaction_rate = fields.Float(allow_none=True)
-    average_rating = fields.Float(allow_none=True)
+class MonthlyStats(Answer):
+    month: str
+    departments: list[DepartmentMonth]
 
 
-class MonthlyStats(Body):
-    month = fields.String()
-    departments = fields.List(fields.Nested(DepartmentMonth))
+class CodeName(Answer):
+    code: str
+    name: str
 
 
-class CodeName(Body):
-    code = fields.String()
-    name = fields.String()
+class TierDays(Answer):
+    code: str
+    working_days: int
 
 
-class TierDays(Body):
-    code = fields.String()
-    working_days = fields.Integer()
-
-
-class Reference(Body):
-    county = fields.String()
-    channels = fields.List(fields.Nested(CodeName))
-    categories = fields.List(fields.Nested(CodeName))
-    towns = fields.List(fields.Nested(CodeName))
-    departments = fields.List(fields.Nested(CodeName))
-    tiers = fields.List(fields.Nested(TierDays))
-    statuses = fields.List(fields.String())
-    actions = fields.List(fields.String())
+class Reference(Answer):
+    county: str
+    channels: list[CodeName]
+    categories: list[CodeName]
+    towns: list[CodeName]
+    departments: list[CodeName]
+    tiers: list[TierDays]
+    statuses: list[str]
+    actions: list[str]
 
 
 # -- the service's own RPCs ----------------------------------------------------------------
@@ -320,7 +314,7 @@ class LedgerQuery(AppealQuery):
     overdue = fields.Boolean(load_default=None)
     received_from = Timestamp(load_default=None)
     received_to = Timestamp(load_default=None)
-    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    cursor = cursor(load_default=None)
 
 
 class LedgerExportQuery(LedgerQuery):
@@ -352,14 +346,13 @@ class RouteIn(RouteChange):
         "town code, or * for every town without a route of its own", example="hongshi"))
 
 
-class RouteOut(Schema):
+class RouteOut(Answer):
     """A route of the routing table (APP-2)."""
-    category = fields.String(metadata=doc("appeal category code", example="permit"))
-    town = fields.String(metadata=doc("town code; * = any town", example="hongshi"))
-    lead_department = fields.String(metadata=doc("lead department code (牵头单位)",
-                                                 example="approval"))
-    co_departments = fields.List(fields.String(), metadata=doc(
-        "co-handling department codes (责任单位)", example=["market"]))
+    category: str = doc("appeal category code", example="permit")
+    town: str = doc("town code; * = any town", example="hongshi")
+    lead_department: str = doc("lead department code (牵头单位)",
+                                                 example="approval")
+    co_departments: list[str] = doc("co-handling department codes (责任单位)", example=["market"])
 
 
 class RouteHistoryQuery(_In):
@@ -375,20 +368,18 @@ class RouteHistoryQuery(_In):
 ROUTE_CHANGES = ("added", "changed", "retired")
 
 
-class RouteHistoryEntry(Schema):
+class RouteHistoryEntry(Answer):
     """One change of the routing table: who changed which route, when, from what."""
-    id = fields.Integer(metadata=doc("entry number, rising", example=1))
-    category = fields.String(metadata=doc("appeal category code", example="permit"))
-    town = fields.String(metadata=doc("town code; * = any town", example="hongshi"))
-    change = fields.String(metadata=doc(" | ".join(ROUTE_CHANGES), example="changed"))
-    lead_department = fields.String(allow_none=True, metadata=doc(
-        "lead department after the change; null once retired", example="approval"))
-    co_departments = fields.List(fields.String(), metadata=doc(
-        "co-handling departments after the change", example=["market"]))
-    before = fields.Nested(RouteChange, allow_none=True, metadata=doc(
-        "the route before the change; null when it was added"))
-    actor = fields.String(metadata=doc("who changed it (role:subject)", example="taskforce:tf-1"))
-    at = fields.AwareDateTime(metadata=doc("when", example="2026-10-08T09:00:00+00:00"))
+    id: int = doc("entry number, rising", example=1)
+    category: str = doc("appeal category code", example="permit")
+    town: str = doc("town code; * = any town", example="hongshi")
+    change: str = doc(" | ".join(ROUTE_CHANGES), example="changed")
+    lead_department: str | None = doc(
+        "lead department after the change; null once retired", example="approval")
+    co_departments: list[str] = doc("co-handling departments after the change", example=["market"])
+    before: RouteChange | None = doc("the route before the change; null when it was added")
+    actor: str = doc("who changed it (role:subject)", example="taskforce:tf-1")
+    at: dt.datetime = doc("when", example="2026-10-08T09:00:00+00:00")
 
 
 class RectificationIn(_In):
@@ -459,55 +450,54 @@ class RectificationClose(_In):
         "the proof: documents, photos (at least one)"))
 
 
-class ExportOut(Schema):
-    filename = fields.String()
-    content_type = fields.String()
-    rows = fields.Integer()
-    content_base64 = fields.String()
+class ExportOut(Answer):
+    filename: str
+    content_type: str
+    rows: int
+    content_base64: str
 
 
-class RectificationOut(Schema):
+class RectificationOut(Answer):
     """An item of a rectification list (整改事项)."""
-    id = fields.Integer(metadata=doc("item number", example=1))
-    list_id = fields.Integer(allow_none=True, metadata=doc("the list it belongs to", example=1))
-    source = fields.String(metadata=doc("the evaluation that found it", example="第三方评估"))
-    problem = fields.String(metadata=doc("the problem found", example="审批时限压缩不到位"))
-    measure = fields.String(allow_none=True, metadata=doc("the measure to take"))
-    lead_department = fields.String(metadata=doc("owner: lead department code",
-                                                 example="approval"))
-    responsible_leader = fields.String(metadata=doc("responsible leader (责任领导)",
-                                                    example="王副县长"))
-    co_departments = fields.List(fields.String(), metadata=doc("co-handling department codes"))
-    deadline = fields.Date(metadata=doc("to be done by", example="2026-12-31"))
-    status = fields.String(metadata=doc("open | done", example="open"))
-    done_at = fields.AwareDateTime(allow_none=True, metadata=doc("when it was closed (销号)"))
-    done_note = fields.String(allow_none=True, metadata=doc("what was done"))
-    evidence = fields.List(fields.Nested(Attachment), allow_none=True, metadata=doc(
-        "the proof given at closing"))
-    on_time = fields.Boolean(allow_none=True, metadata=doc("closed by the deadline"))
-    overdue = fields.Boolean(metadata=doc("open past its deadline"))
+    id: int = doc("item number", example=1)
+    list_id: int | None = doc("the list it belongs to", example=1)
+    source: str = doc("the evaluation that found it", example="第三方评估")
+    problem: str = doc("the problem found", example="审批时限压缩不到位")
+    measure: str | None = doc("the measure to take")
+    lead_department: str = doc("owner: lead department code",
+                                                 example="approval")
+    responsible_leader: str = doc("responsible leader (责任领导)",
+                                                    example="王副县长")
+    co_departments: list[str] = doc("co-handling department codes")
+    deadline: dt.date = doc("to be done by", example="2026-12-31")
+    status: str = doc("open | done", example="open")
+    done_at: dt.datetime | None = doc("when it was closed (销号)")
+    done_note: str | None = doc("what was done")
+    evidence: list[Attachment] | None = doc("the proof given at closing")
+    on_time: bool | None = doc("closed by the deadline")
+    overdue: bool = doc("open past its deadline")
 
 
-class Progress(Schema):
+class Progress(Answer):
     """How far a rectification list has come."""
-    total = fields.Integer(metadata=doc("items", example=4))
-    done = fields.Integer(metadata=doc("items closed", example=1))
-    open = fields.Integer(metadata=doc("items still open", example=3))
-    overdue = fields.Integer(metadata=doc("open items past their deadline", example=0))
-    done_on_time = fields.Integer(metadata=doc("items closed by their deadline", example=1))
-    percent_done = fields.Float(metadata=doc("done / total × 100, one decimal", example=25.0))
+    total: int = doc("items", example=4)
+    done: int = doc("items closed", example=1)
+    open: int = doc("items still open", example=3)
+    overdue: int = doc("open items past their deadline", example=0)
+    done_on_time: int = doc("items closed by their deadline", example=1)
+    percent_done: float = doc("done / total × 100, one decimal", example=25.0)
 
 
-class RectificationListOut(Schema):
+class RectificationListOut(Answer):
     """A rectification list (整改清单) with its items and progress."""
-    id = fields.Integer(metadata=doc("list number", example=1))
-    source = fields.String(metadata=doc("the evaluation", example="2026年营商环境第三方评估"))
-    title = fields.String(metadata=doc("title", example="第三方评估整改清单"))
-    created_by = fields.String(metadata=doc("who made it (role:subject)"))
-    created_at = fields.AwareDateTime(metadata=doc("when it was made"))
-    progress = fields.Nested(Progress, metadata=doc("of the items the caller sees"))
-    items = fields.List(fields.Nested(RectificationOut), metadata=doc(
-        "the items the caller sees: all for the task force, a department's own"))
+    id: int = doc("list number", example=1)
+    source: str = doc("the evaluation", example="2026年营商环境第三方评估")
+    title: str = doc("title", example="第三方评估整改清单")
+    created_by: str = doc("who made it (role:subject)")
+    created_at: dt.datetime = doc("when it was made")
+    progress: Progress = doc("of the items the caller sees")
+    items: list[RectificationOut] = doc(
+        "the items the caller sees: all for the task force, a department's own")
 
 
 # -- the three lists (APP-8), the published contract -----------------------------------
@@ -535,31 +525,31 @@ class DepartmentListQuery(_In):
             raise ValidationError({"period_to": ["is before period_from"]})
 
 
-class DepartmentListRow(Schema):
+class DepartmentListRow(Answer):
     """One line of a list: an appeal or a rectification item the department owns."""
-    kind = fields.String(metadata=doc("appeal | rectification", example="appeal"))
-    id = fields.Integer(metadata=doc("the appeal's or the item's number", example=42))
-    title = fields.String(metadata=doc("what it is about", example="营业执照变更迟迟未办"))
-    role = fields.String(metadata=doc("lead (牵头) | co-handling (责任)", example="lead"))
-    lead_department = fields.String(allow_none=True, metadata=doc("lead department code",
-                                                                  example="approval"))
-    co_departments = fields.List(fields.String(), metadata=doc("co-handling department codes"))
-    responsible_leader = fields.String(allow_none=True, metadata=doc(
-        "the responsible leader (rectification items)"))
-    status = fields.String(metadata=doc("the appeal's or item's status", example="assigned"))
-    tier = fields.String(allow_none=True, metadata=doc("red | yellow | blue (appeals)"))
-    since = fields.AwareDateTime(metadata=doc("received (appeal) or listed (item)"))
-    due = fields.AwareDateTime(allow_none=True, metadata=doc("the deadline"))
-    overdue = fields.Boolean(metadata=doc("past the deadline and not done"))
+    kind: str = doc("appeal | rectification", example="appeal")
+    id: int = doc("the appeal's or the item's number", example=42)
+    title: str = doc("what it is about", example="营业执照变更迟迟未办")
+    role: str = doc("lead (牵头) | co-handling (责任)", example="lead")
+    lead_department: str | None = doc("lead department code",
+                                                                  example="approval")
+    co_departments: list[str] = doc("co-handling department codes")
+    responsible_leader: str | None = doc("the responsible leader (rectification items)")
+    status: str = doc("the appeal's or item's status", example="assigned")
+    tier: str | None = doc("red | yellow | blue (appeals)")
+    since: dt.datetime = doc("received (appeal) or listed (item)")
+    due: dt.datetime | None = doc("the deadline")
+    overdue: bool = doc("past the deadline and not done")
 
 
-class DepartmentList(Schema):
+class DepartmentList(Answer):
     """三张清单: one of a department's three lists for a period."""
-    list = fields.String(metadata=doc("tasks | responsibilities | deadlines", example="tasks"))
-    department = fields.String(metadata=doc("department code", example="approval"))
-    period_from = fields.Date(allow_none=True, metadata=doc("from this day, inclusive"))
-    period_to = fields.Date(allow_none=True, metadata=doc("to this day, inclusive"))
-    rows = fields.List(fields.Nested(DepartmentListRow), metadata=doc("the list's lines"))
+    list: str = doc("tasks | responsibilities | deadlines", example="tasks")
+    department: str = doc("department code", example="approval")
+    period_from: dt.date | None = doc("from this day, inclusive")
+    period_to: dt.date | None = doc("to this day, inclusive")
+    # typing.List: the field ``list`` above hides the builtin in this class
+    rows: typing.List[DepartmentListRow] = doc("the list's lines")  # noqa: UP006
 
 
 class ThreeLists(Schema):

@@ -4,21 +4,19 @@ import base64
 import logging
 from pathlib import Path
 
-from nameko.extensions import DependencyProvider
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from kernel.calendar import WorkingCalendar, to_utc, utcnow
-from kernel.config import CountyProfile, setting, setting_json
+from kernel.calendar import to_utc, utcnow
+from kernel.config import setting, setting_json
 from kernel.consumers import consumes
-from kernel.db import Database
 from kernel.entrypoints import (create_once, object_id, require_staff, scoped_key,
                                 service_dependencies, stale_is_conflict)
 from kernel.exports import export_dir
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.schemas import dump
 from kernel.rpc import SYSTEM, rpc
+from kernel.rules import CountyRules
 from kernel.timers import configurable_timer
 
 from . import domain, exports, ledger, schemas
@@ -29,13 +27,10 @@ _log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class Rules(DependencyProvider):
+class Rules(CountyRules):
     """The county's reference data, the rules' configuration and the calendar."""
 
-    def setup(self):
-        config = self.container.config
-        self.profile = CountyProfile.from_config(config)
-        self.calendar = WorkingCalendar.from_dir(setting(config, "HOLIDAY_DIR"))
+    def configure(self, config):
         defaults = domain.Policy()
         self.policy = domain.Policy(
             tier_days=setting_json(config, "APPEAL_TIER_DAYS", defaults.tier_days),
@@ -56,22 +51,14 @@ class Rules(DependencyProvider):
                                                 defaults.sweep_retry_max_seconds)),
         )
 
-    def start(self):
-        # First start on an empty database: seed the routing table from the profile.
-        db = next(d for d in self.container.dependencies if isinstance(d, Database))
-        try:
-            with db.store.transaction() as s:
-                if s.execute(select(RoutingRule.id).limit(1)).first() is None:
-                    now = utcnow()
-                    for r in self.profile.routing:
-                        s.add(RoutingRule(category=r["category"], town=r.get("town", "*"),
-                                          lead_department=r["lead"],
-                                          co_departments=r.get("co", []), updated_at=now))
-        except IntegrityError:
-            pass  # another instance starting at the same moment seeded it
-
-    def get_dependency(self, worker_ctx):
-        return self
+    def seed(self, s):
+        # First start on an empty database: the routing table from the profile.
+        if s.execute(select(RoutingRule.id).limit(1)).first() is None:
+            now = utcnow()
+            for r in self.profile.routing:
+                s.add(RoutingRule(category=r["category"], town=r.get("town", "*"),
+                                  lead_department=r["lead"],
+                                  co_departments=r.get("co", []), updated_at=now))
 
 
 class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_table)):

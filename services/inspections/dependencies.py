@@ -5,14 +5,12 @@ import json
 import logging
 from pathlib import Path
 
-from nameko.extensions import DependencyProvider
-from sqlalchemy.exc import IntegrityError
 
-from kernel.calendar import WorkingCalendar, utcnow
-from kernel.config import (ROOT, CountyProfile, InsecureSetting, is_production, secret_setting,
+from kernel.calendar import utcnow
+from kernel.config import (ROOT, InsecureSetting, is_production, secret_setting,
                            setting, setting_json)
-from kernel.db import Database
 from kernel.outbox import OutboxRelay
+from kernel.rules import CountyRules
 
 from . import directory, domain, registers, schemas
 from .models import Enterprise, InspectionItem, Inspector
@@ -24,7 +22,7 @@ DEV_TASKFORCE_HEAD = "tf-head"  # config/inspections/inspections.yaml's example 
 _OFF = ("none", "off", "-")
 
 
-class Rules(DependencyProvider):
+class Rules(CountyRules):
     """The county's reference data, the rules' configuration, the calendar and
     the entry-code key."""
 
@@ -32,10 +30,7 @@ class Rules(DependencyProvider):
         _production_checked(container.config)  # refused before anything starts
         return super().bind(container, attr_name)
 
-    def setup(self):
-        config = self.container.config
-        self.profile = CountyProfile.from_config(config)
-        self.calendar = WorkingCalendar.from_dir(setting(config, "HOLIDAY_DIR"))
+    def configure(self, config):
         d = domain.Policy()
         quiet = setting_json(config, "INS_QUIET_DAYS", list(d.quiet_days))
         self.policy = domain.Policy(
@@ -61,19 +56,13 @@ class Rules(DependencyProvider):
             base = "http://" + address.replace("0.0.0.0", "127.0.0.1")
         self.public_base = base.rstrip("/")
 
-    def start(self):
+    def seed(self, s):
         """First start on empty registers: load the configured demo/seed files."""
         config = self.container.config
-        db = next(d for d in self.container.dependencies if isinstance(d, Database))
         relay = next(d for d in self.container.dependencies if isinstance(d, OutboxRelay))
-        now = utcnow()
         reg_path = setting(config, "INS_SEED_REGISTERS", str(CONFIG_DIR / "registers.json"))
         dir_path = setting(config, "INS_SEED_DIRECTORY", str(CONFIG_DIR / "directory.csv"))
-        try:
-            with db.store.transaction() as s:
-                self._seed(s, relay, reg_path, dir_path, now)
-        except IntegrityError:  # two instances started together on an empty database
-            _log.info("the registers were seeded by another instance")
+        self._seed(s, relay, reg_path, dir_path, utcnow())
 
     def _seed(self, s, relay, reg_path, dir_path, now):
         if str(reg_path).lower() not in _OFF and registers.is_empty(s, InspectionItem) \
@@ -101,9 +90,6 @@ class Rules(DependencyProvider):
 
     def department_names(self):
         return {c: d["name"] for c, d in self.profile.departments.items()}
-
-    def get_dependency(self, worker_ctx):
-        return self
 
 
 def _path(value):

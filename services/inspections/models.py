@@ -3,7 +3,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kernel.db import UTCDateTime
-from kernel.models import BIGINT, HistoryRow, Timestamps
+from kernel.models import HistoryRow, Id, Timestamps
 from kernel.outbox import define_kernel_tables
 
 
@@ -74,13 +74,12 @@ class InspectorConflict(Base):
     declared_at = mapped_column(UTCDateTime, nullable=False)
 
 
-class RegisterChange(Base):
+class RegisterChange(Id, Base):
     """INS-1: every change to the list of items or the roster, append-only:
     which register, which entry, its department, who, when, and each field's
     value before and after."""
     __tablename__ = "register_changes"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     register: Mapped[str] = mapped_column(String(10))  # item | inspector
     code: Mapped[str] = mapped_column(String(40))
     department: Mapped[str] = mapped_column(String(32))
@@ -94,11 +93,10 @@ class RegisterChange(Base):
 
 # -- visits ------------------------------------------------------------------------
 
-class Visit(Timestamps, Base):
+class Visit(Id, Timestamps, Base):
     """One visit to an enterprise, filed with the task force (报备)."""
     __tablename__ = "visits"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(12))
     status: Mapped[str] = mapped_column(String(20))
     department: Mapped[str] = mapped_column(String(32))  # the filing (lead) department
@@ -152,11 +150,10 @@ class VisitDepartment(Base):
     department: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 
-class VisitItem(Base):
+class VisitItem(Id, Base):
     """An inspection item of a visit, and its result (INS-8)."""
     __tablename__ = "visit_items"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
     item_code: Mapped[str] = mapped_column(String(40))
     department: Mapped[str] = mapped_column(String(32))
@@ -195,11 +192,10 @@ class VisitHistory(HistoryRow, Base):
 
 # -- the double random draw (INS-6) --------------------------------------------------
 
-class Draw(Base):
+class Draw(Id, Base):
     """A draw and everything needed to re-run it: seed, population, roster, conflicts."""
     __tablename__ = "draws"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
     department: Mapped[str] = mapped_column(String(32), index=True)
     item_codes: Mapped[list] = mapped_column(JSON, default=list)

@@ -8,9 +8,12 @@ The rules themselves — quiet days, the cap, the registers, who heads the task
 force — are in ``domain``; this module imports only the kernel and the
 domain's vocabulary.
 """
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+import datetime as dt
 
-from kernel.fields import MAX_ID, MONTH, Body, Code, Day, HistoryEntry, StrictInteger, Text
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from kernel.fields import (MAX_ID, MONTH, Answer, Body, Code, Day, HistoryEntry, StrictInteger,
+                           Text, cursor, summary_and_page)
 from kernel.fields import doc as _doc
 from kernel.fields import unique as _unique
 from kernel.schemas import load  # noqa: F401 (the service calls schemas.load)
@@ -126,8 +129,7 @@ class InspectionQuery(Body):
     month = Text(validate=MONTH, metadata=_doc("the planned date's month, YYYY-MM"))
     flagged = fields.Boolean(metadata=_doc("true: emergencies flagged for a late or missing record"))
     draw_id = fields.Integer(validate=validate.Range(1, MAX_ID))
-    cursor = fields.Integer(validate=validate.Range(1, MAX_ID),
-                            metadata=_doc("next_cursor of the previous page"))
+    cursor = cursor()
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
@@ -251,24 +253,24 @@ class PlanQuery(Body):
 
 # -- out --------------------------------------------------------------------------
 
-class RuleBroken(Body):
-    rule = fields.String(metadata=_doc("rule ID: INS-1 … INS-7", example="INS-2"))
-    message = fields.String()
+class RuleBroken(Answer):
+    rule: str = _doc("rule ID: INS-1 … INS-7", example="INS-2")
+    message: str
 
 
-class ItemResult(Body):
-    item_code = fields.String()
-    department = fields.String()
-    name = fields.String()
-    outcome = fields.String(allow_none=True, metadata=_doc(" | ".join(OUTCOMES)))
-    finding = fields.String(allow_none=True)
-    violation_code = fields.String(allow_none=True)
-    severity = fields.String(allow_none=True)
-    first_offence = fields.Boolean(allow_none=True)
-    penalised = fields.Boolean(allow_none=True, metadata=_doc("false: 首违不罚 applied (INS-8)"))
-    no_penalty_code = fields.String(allow_none=True, metadata=_doc("the no-penalty list entry"))
-    no_penalty_name = fields.String(allow_none=True)
-    recorded_at = fields.AwareDateTime(allow_none=True)
+class ItemResult(Answer):
+    item_code: str
+    department: str
+    name: str
+    outcome: str | None = _doc(" | ".join(OUTCOMES))
+    finding: str | None
+    violation_code: str | None
+    severity: str | None
+    first_offence: bool | None
+    penalised: bool | None = _doc("false: 首违不罚 applied (INS-8)")
+    no_penalty_code: str | None = _doc("the no-penalty list entry")
+    no_penalty_name: str | None
+    recorded_at: dt.datetime | None
 
 
 class InspectorRef(Body):
@@ -278,204 +280,193 @@ class InspectorRef(Body):
     certificate_no = fields.String(metadata=_doc("执法证号"))
 
 
-class Inspection(Body):
-    id = fields.Integer()
-    kind = fields.String(metadata=_doc(" | ".join(KINDS)))
-    status = fields.String(metadata=_doc(" | ".join(STATUSES)))
-    entry_code = fields.String(metadata=_doc("green: approved or completed; red: anything else"))
-    department = fields.String(metadata=_doc("the filing (lead) department"))
-    departments = fields.List(fields.String())
-    enterprise_code = fields.String()
-    enterprise_name = fields.String()
-    key_enterprise = fields.Boolean(metadata=_doc("counts toward the monthly cap (INS-3)"))
-    planned_date = fields.Date()
-    exempt_category = fields.String(allow_none=True)
-    reason = fields.String(allow_none=True)
-    violations = fields.List(fields.Nested(RuleBroken), metadata=_doc(
-        "every rule the plan breaks, by rule ID"))
-    items = fields.List(fields.Nested(ItemResult))
-    inspectors = fields.List(fields.Nested(InspectorRef))
-    decided_by = fields.String(allow_none=True, metadata=_doc("'rules', or the head"))
-    decided_at = fields.AwareDateTime(allow_none=True)
-    decision_note = fields.String(allow_none=True)
-    merged_into = fields.Integer(allow_none=True)
-    merged_from = fields.List(fields.Integer())
-    draw_id = fields.Integer(allow_none=True)
-    after_due_at = fields.AwareDateTime(allow_none=True, metadata=_doc(
-        "an emergency's record is due by then (INS-5)"))
-    after_filed_at = fields.AwareDateTime(allow_none=True)
-    after_record = fields.String(allow_none=True)
-    review = fields.String(allow_none=True, metadata=_doc(
-        "the head's review of an emergency's record: accepted | flagged (INS-5)"))
-    review_reason = fields.String(allow_none=True)
-    reviewed_by = fields.String(allow_none=True)
-    reviewed_at = fields.AwareDateTime(allow_none=True)
-    over_quota = fields.Boolean(metadata=_doc(
-        "an emergency or exemption beyond the department's monthly number (INS-2/3/5)"))
-    flagged_at = fields.AwareDateTime(allow_none=True)
-    flag_reason = fields.String(allow_none=True, metadata=_doc("late_filing | missing_filing"))
-    completed_at = fields.AwareDateTime(allow_none=True)
-    verify_url = fields.String(metadata=_doc("what the entry code's QR code opens (public)"))
-    created_at = fields.AwareDateTime()
-    updated_at = fields.AwareDateTime()
-    history = fields.List(fields.Nested(HistoryEntry))
+class Inspection(Answer):
+    id: int
+    kind: str = _doc(" | ".join(KINDS))
+    status: str = _doc(" | ".join(STATUSES))
+    entry_code: str = _doc("green: approved or completed; red: anything else")
+    department: str = _doc("the filing (lead) department")
+    departments: list[str]
+    enterprise_code: str
+    enterprise_name: str
+    key_enterprise: bool = _doc("counts toward the monthly cap (INS-3)")
+    planned_date: dt.date
+    exempt_category: str | None
+    reason: str | None
+    violations: list[RuleBroken] = _doc("every rule the plan breaks, by rule ID")
+    items: list[ItemResult]
+    inspectors: list[InspectorRef]
+    decided_by: str | None = _doc("'rules', or the head")
+    decided_at: dt.datetime | None
+    decision_note: str | None
+    merged_into: int | None
+    merged_from: list[int]
+    draw_id: int | None
+    after_due_at: dt.datetime | None = _doc("an emergency's record is due by then (INS-5)")
+    after_filed_at: dt.datetime | None
+    after_record: str | None
+    review: str | None = _doc(
+        "the head's review of an emergency's record: accepted | flagged (INS-5)")
+    review_reason: str | None
+    reviewed_by: str | None
+    reviewed_at: dt.datetime | None
+    over_quota: bool = _doc(
+        "an emergency or exemption beyond the department's monthly number (INS-2/3/5)")
+    flagged_at: dt.datetime | None
+    flag_reason: str | None = _doc("late_filing | missing_filing")
+    completed_at: dt.datetime | None
+    verify_url: str = _doc("what the entry code's QR code opens (public)")
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    history: list[HistoryEntry]
 
 
 class InspectionOut(Inspection):
     """What the service answers: the visit and its entry code's signed token
     (the gateway shows ``verify_url`` only)."""
-    token = fields.String()
+    token: str
 
 
-class InspectionSummary(Inspection):
-    class Meta:
-        exclude = ("history",)
+InspectionSummary, InspectionPage = summary_and_page(Inspection, "Inspection")
 
 
-class InspectionPage(Body):
-    items = fields.List(fields.Nested(InspectionSummary))
-    next_cursor = fields.Integer(allow_none=True, metadata=_doc("pass as cursor; null: last page"))
+class CandidateVisit(Answer):
+    id: int
+    department: str
+    kind: str
+    status: str
+    planned_date: dt.date
 
 
-class CandidateVisit(Body):
-    id = fields.Integer()
-    department = fields.String()
-    kind = fields.String()
-    status = fields.String()
-    planned_date = fields.Date()
+class JointCandidate(Answer):
+    enterprise_code: str
+    enterprise_name: str
+    key_enterprise: bool
+    month: str
+    departments: list[str]
+    visits: list[CandidateVisit]
 
 
-class JointCandidate(Body):
-    enterprise_code = fields.String()
-    enterprise_name = fields.String()
-    key_enterprise = fields.Boolean()
-    month = fields.String()
-    departments = fields.List(fields.String())
-    visits = fields.List(fields.Nested(CandidateVisit))
+class JointCandidates(Answer):
+    month: str
+    items: list[JointCandidate] = _doc("enterprises visited by two or more departments that month")
 
 
-class JointCandidates(Body):
-    month = fields.String()
-    items = fields.List(fields.Nested(JointCandidate), metadata=_doc(
-        "enterprises visited by two or more departments that month"))
+class DrawnInspector(Answer):
+    code: str
+    name: str
+    certificate_no: str
 
 
-class DrawnInspector(Body):
-    code = fields.String()
-    name = fields.String()
-    certificate_no = fields.String()
+class DrawTarget(Answer):
+    credit_code: str
+    enterprise_name: str
+    town: str | None
+    industry: str | None
+    inspectors: list[DrawnInspector]
+    inspection_id: int | None
+    status: str | None
+    violations_found: int | None
 
 
-class DrawTarget(Body):
-    credit_code = fields.String()
-    enterprise_name = fields.String()
-    town = fields.String(allow_none=True)
-    industry = fields.String(allow_none=True)
-    inspectors = fields.List(fields.Nested(DrawnInspector))
-    inspection_id = fields.Integer(allow_none=True)
-    status = fields.String(allow_none=True)
-    violations_found = fields.Integer(allow_none=True)
+class Draw(Answer):
+    id: int
+    title: str
+    department: str
+    item_codes: list[str]
+    filters: dict
+    count: int
+    per_target: int
+    seed: str = _doc(
+        "drawn by the platform after the population was fixed; re-run the draw with it")
+    population: int = _doc("enterprises it was drawn from")
+    roster_size: int
+    targets: list[DrawTarget]
+    created_at: dt.datetime
+    public_url: str = _doc("the public page (一公开)")
+    population_digest: str | None = _doc(
+        "SHA-256 of the inputs (population, roster, conflicts, count), recorded before the seed")
+    population_fixed_at: dt.datetime | None
+    seeded_at: dt.datetime | None
+    attempt: int = _doc(
+        "the department's draws from this same population so far, this one included")
+    candidates: list[str] = _doc("the population: credit codes")
+    roster: list[str] = _doc("the inspectors it could draw")
+    conflicts: list[list[str]] = _doc(
+        "declared conflicts [inspector, credit code] the draw avoided")
 
 
-class Draw(Body):
-    id = fields.Integer()
-    title = fields.String()
-    department = fields.String()
-    item_codes = fields.List(fields.String())
-    filters = fields.Dict()
-    count = fields.Integer()
-    per_target = fields.Integer()
-    seed = fields.String(metadata=_doc(
-        "drawn by the platform after the population was fixed; re-run the draw with it"))
-    population = fields.Integer(metadata=_doc("enterprises it was drawn from"))
-    roster_size = fields.Integer()
-    targets = fields.List(fields.Nested(DrawTarget))
-    created_at = fields.AwareDateTime()
-    public_url = fields.String(metadata=_doc("the public page (一公开)"))
-    population_digest = fields.String(allow_none=True, metadata=_doc(
-        "SHA-256 of the inputs (population, roster, conflicts, count), recorded before the seed"))
-    population_fixed_at = fields.AwareDateTime(allow_none=True)
-    seeded_at = fields.AwareDateTime(allow_none=True)
-    attempt = fields.Integer(metadata=_doc(
-        "the department's draws from this same population so far, this one included"))
-    candidates = fields.List(fields.String(), metadata=_doc("the population: credit codes"))
-    roster = fields.List(fields.String(), metadata=_doc("the inspectors it could draw"))
-    conflicts = fields.List(fields.List(fields.String()), metadata=_doc(
-        "declared conflicts [inspector, credit code] the draw avoided"))
-
-
-class DrawReplay(Body):
+class DrawReplay(Answer):
     """INS-6: a draw re-run from its stored inputs, by anyone."""
-    draw_id = fields.Integer()
-    seed = fields.String()
-    population_digest = fields.String(allow_none=True)
-    digest_matches = fields.Boolean(metadata=_doc("the stored inputs hash to the recorded digest"))
-    matches = fields.Boolean(metadata=_doc("the re-run gives the recorded result"))
-    result = fields.List(fields.Dict())
+    draw_id: int
+    seed: str
+    population_digest: str | None
+    digest_matches: bool = _doc("the stored inputs hash to the recorded digest")
+    matches: bool = _doc("the re-run gives the recorded result")
+    result: list[dict]
 
 
-class PlanEnterprise(Body):
-    credit_code = fields.String()
-    name = fields.String()
-    town = fields.String(allow_none=True)
-    industry = fields.String(allow_none=True)
-    key_enterprise = fields.Boolean()
+class PlanEnterprise(Answer):
+    credit_code: str
+    name: str
+    town: str | None
+    industry: str | None
+    key_enterprise: bool
 
 
-class PlanInspection(Body):
-    id = fields.Integer()
-    kind = fields.String()
-    status = fields.String()
-    entry_code = fields.String()
-    department = fields.String()
-    departments = fields.List(fields.String())
-    planned_date = fields.Date()
-    items = fields.List(fields.Nested(ItemResult))
+class PlanInspection(Answer):
+    id: int
+    kind: str
+    status: str
+    entry_code: str
+    department: str
+    departments: list[str]
+    planned_date: dt.date
+    items: list[ItemResult]
 
 
-class PlanDraw(Body):
-    draw_id = fields.Integer()
-    title = fields.String()
-    department = fields.String()
-    created_at = fields.AwareDateTime()
+class PlanDraw(Answer):
+    draw_id: int
+    title: str
+    department: str
+    created_at: dt.datetime
 
 
-class Standard(Body):
-    department = fields.String()
-    department_name = fields.String()
-    item_code = fields.String()
-    name = fields.String()
-    legal_basis = fields.String()
-    standard = fields.String()
-    frequency = fields.String(allow_none=True)
+class Standard(Answer):
+    department: str
+    department_name: str
+    item_code: str
+    name: str
+    legal_basis: str
+    standard: str
+    frequency: str | None
 
 
-class YearlyPlan(Body):
+class YearlyPlan(Answer):
     """INS-9: what an enterprise will face this year."""
-    enterprise = fields.Nested(PlanEnterprise)
-    year = fields.Integer()
-    monthly_cap = fields.Integer(allow_none=True, metadata=_doc("key enterprises only (INS-3)"))
-    inspections = fields.List(fields.Nested(PlanInspection))
-    draws = fields.List(fields.Nested(PlanDraw), metadata=_doc("draws it was drawn in"))
-    standards = fields.List(fields.Nested(Standard), metadata=_doc(
-        "the inspection items and standards for its industry"))
+    enterprise: PlanEnterprise
+    year: int
+    monthly_cap: int | None = _doc("key enterprises only (INS-3)")
+    inspections: list[PlanInspection]
+    draws: list[PlanDraw] = _doc("draws it was drawn in")
+    standards: list[Standard] = _doc("the inspection items and standards for its industry")
 
 
-class ImportRowError(Body):
-    line = fields.Integer(metadata=_doc("file line where the record starts; header = 1"))
-    column = fields.String(allow_none=True, metadata=_doc("the header as written in the file"))
-    field = fields.String(allow_none=True)
-    message = fields.String()
+class ImportRowError(Answer):
+    line: int = _doc("file line where the record starts; header = 1")
+    column: str | None = _doc("the header as written in the file")
+    field: str | None
+    message: str
 
 
-class ImportReport(Body):
-    rows = fields.Integer()
-    loaded = fields.Integer()
-    rejected = fields.Integer()
-    created = fields.Integer()
-    updated = fields.Integer()
-    unchanged = fields.Integer()
-    errors = fields.List(fields.Nested(ImportRowError))
+class ImportReport(Answer):
+    rows: int
+    loaded: int
+    rejected: int
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ImportRowError]
 
 
 # -- the service's own RPCs (registers, the directory, reference data) -----------------
@@ -489,7 +480,7 @@ class ListQuery(InspectionQuery):
     month = Text(load_default=None, validate=MONTH)
     flagged = fields.Boolean(load_default=None)
     draw_id = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
-    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    cursor = cursor(load_default=None)
 
 
 class MonthQuery(JointQuery):
@@ -522,8 +513,7 @@ class RegisterHistoryQuery(Body):
                     metadata=_doc("item | inspector"))
     department = Code(load_default=None, metadata=_doc("a department sees its own"))
     code = RegisterCode(load_default=None, metadata=_doc("one item or inspector"))
-    cursor = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID),
-                            metadata=_doc("next_cursor of the previous page"))
+    cursor = cursor(load_default=None)
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
 
 
@@ -541,9 +531,9 @@ RegisterChangeOut = Body.from_dict({
 }, name="RegisterChangeOut")
 
 
-class RegisterHistory(Body):
-    items = fields.List(fields.Nested(RegisterChangeOut))
-    next_cursor = fields.Integer(allow_none=True)
+class RegisterHistory(Answer):
+    items: list[RegisterChangeOut]
+    next_cursor: int | None
 
 
 class ImportIn(Body):
@@ -603,59 +593,59 @@ class NoPenaltyIn(Body):
     department = fields.String(load_default=None)
 
 
-class EnterpriseOut(Schema):
-    credit_code = fields.String()
-    name = fields.String()
-    town = fields.String(allow_none=True)
-    industry = fields.String(allow_none=True)
-    size = fields.String(allow_none=True)
-    above_scale = fields.Boolean()
-    key_investment = fields.Boolean()
-    key_project = fields.Boolean()
-    key_enterprise = fields.Boolean()
-    contact_name = fields.String(allow_none=True)
-    contact_phone = fields.String(allow_none=True)
-    address = fields.String(allow_none=True)
-    updated_at = fields.AwareDateTime()
+class EnterpriseOut(Answer):
+    credit_code: str
+    name: str
+    town: str | None
+    industry: str | None
+    size: str | None
+    above_scale: bool
+    key_investment: bool
+    key_project: bool
+    key_enterprise: bool
+    contact_name: str | None
+    contact_phone: str | None
+    address: str | None
+    updated_at: dt.datetime
 
 
 class ItemOut(ItemIn):
     updated_at = fields.AwareDateTime()
 
 
-class ItemList(Body):
-    items = fields.List(fields.Nested(ItemOut))
+class ItemList(Answer):
+    items: list[ItemOut]
 
 
-class ConflictOut(Schema):
-    credit_code = fields.String()
-    reason = fields.String()
-    declared_at = fields.AwareDateTime()
+class ConflictOut(Answer):
+    credit_code: str
+    reason: str
+    declared_at: dt.datetime
 
 
-class InspectorOut(Schema):
-    code = fields.String()
-    department = fields.String()
-    name = fields.String()
-    certificate_no = fields.String()
-    certificate_expires = fields.Date(allow_none=True)
-    active = fields.Boolean()
-    conflicts = fields.List(fields.Nested(ConflictOut))
-    updated_at = fields.AwareDateTime()
+class InspectorOut(Answer):
+    code: str
+    department: str
+    name: str
+    certificate_no: str
+    certificate_expires: dt.date | None
+    active: bool
+    conflicts: list[ConflictOut]
+    updated_at: dt.datetime
 
 
-class InspectorList(Body):
-    items = fields.List(fields.Nested(InspectorOut))
+class InspectorList(Answer):
+    items: list[InspectorOut]
 
 
-class DrawSummaryOut(Schema):
-    id = fields.Integer()
-    title = fields.String()
-    department = fields.String()
-    count = fields.Integer()
-    seed = fields.String()
-    attempt = fields.Integer()
-    population = fields.Integer()
-    population_digest = fields.String(allow_none=True)
-    created_at = fields.AwareDateTime()
-    public_url = fields.String()
+class DrawSummaryOut(Answer):
+    id: int
+    title: str
+    department: str
+    count: int
+    seed: str
+    attempt: int
+    population: int
+    population_digest: str | None
+    created_at: dt.datetime
+    public_url: str

@@ -1,12 +1,11 @@
 """Tables of the notify service (its own database; no other service reads them)."""
-from sqlalchemy import (JSON, BigInteger, Boolean, Date, Index, Integer, String, Text,
+from sqlalchemy import (JSON, Boolean, Date, Index, Integer, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kernel.db import UTCDateTime
+from kernel.models import BIGINT, Id
 from kernel.outbox import define_kernel_tables
-
-BIGINT = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
@@ -16,7 +15,7 @@ class Base(DeclarativeBase):
 outbox_table, processed_table = define_kernel_tables(Base.metadata)
 
 
-class Delivery(Base):
+class Delivery(Id, Base):
     """One message to one person (or one subscriber) on one channel.
 
     ``dedup_key`` (event, recipient, channel) is unique: the same event never
@@ -24,7 +23,6 @@ class Delivery(Base):
     redelivery planned it."""
     __tablename__ = "deliveries"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
     event_id: Mapped[str] = mapped_column(String(64), index=True)
     event_type: Mapped[str] = mapped_column(String(64))
@@ -49,11 +47,10 @@ class Delivery(Base):
     )
 
 
-class InboxMessage(Base):
+class InboxMessage(Id, Base):
     """The app's inbox (站内信): one row per message to one owner."""
     __tablename__ = "inbox"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     delivery_id: Mapped[int] = mapped_column(BIGINT, unique=True)
     owner_role: Mapped[str] = mapped_column(String(16))  # enterprise | department
     owner_org: Mapped[str] = mapped_column(String(32))
@@ -84,11 +81,10 @@ class Enterprise(Base):
     __table_args__ = (Index("ix_enterprises_tags", "industry", "size", "town"),)
 
 
-class WebhookSubscription(Base):
+class WebhookSubscription(Id, Base):
     """A department system's subscription (GW-3); one signing secret each."""
     __tablename__ = "webhook_subscriptions"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     department: Mapped[str] = mapped_column(String(32), index=True)
     url: Mapped[str] = mapped_column(String(500))
     event_types: Mapped[list] = mapped_column(JSON)
@@ -99,11 +95,10 @@ class WebhookSubscription(Base):
     rotated_at = mapped_column(UTCDateTime)
 
 
-class Push(Base):
+class Push(Id, Base):
     """A push to enterprises (NOT-2): a policy, a tax refund, a dishonesty warning."""
     __tablename__ = "pushes"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
@@ -114,11 +109,10 @@ class Push(Base):
     created_at = mapped_column(UTCDateTime, nullable=False)
 
 
-class Licence(Base):
+class Licence(Id, Base):
     """A licence with its expiry date (无感续证), imported from CSV."""
     __tablename__ = "licences"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     credit_code: Mapped[str] = mapped_column(String(18), index=True)
     licence_no: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(100))

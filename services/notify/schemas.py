@@ -1,8 +1,10 @@
 """The notify service's published contract: RPC payloads and answers (the
 gateway validates with these; nothing here imports the service's models)."""
+import datetime as dt
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from kernel.fields import doc
+from kernel.fields import Answer, doc
 from kernel.schemas import StrictInput, dump, load  # noqa: F401  (re-exported for service.py)
 
 from . import domain
@@ -39,21 +41,20 @@ class WebhookCreate(StrictInput):
                                            example=["appeal.assigned", "appeal.escalated"]))
 
 
-class Webhook(Schema):
-    id = fields.Integer()
-    department = fields.String(metadata=doc(
+class Webhook(Answer):
+    id: int
+    department: str = doc(
         "the subscribing department; only events about its own objects reach it (the task force's "
-        "get all)"))
-    url = fields.String(metadata=doc("where events are POSTed"))
-    event_types = fields.List(fields.String(), metadata=doc("the event types it receives"))
-    created_at = fields.AwareDateTime(metadata=doc("when it was subscribed (ISO 8601)"))
-    rotated_at = fields.AwareDateTime(allow_none=True, metadata=doc(
-        "when its secret was last rotated; null if never"))
+        "get all)")
+    url: str = doc("where events are POSTed")
+    event_types: list[str] = doc("the event types it receives")
+    created_at: dt.datetime = doc("when it was subscribed (ISO 8601)")
+    rotated_at: dt.datetime | None = doc("when its secret was last rotated; null if never")
 
 
 class WebhookWithSecret(Webhook):
     """Answered on creation and rotation only: the secret is shown once."""
-    secret = fields.String(metadata={"description": "whsec_…: verify with any Standard Webhooks library"})
+    secret: str = doc("whsec_…: verify with any Standard Webhooks library")
 
 
 # -- the inbox --------------------------------------------------------------------------
@@ -67,18 +68,18 @@ class InboxQuery(StrictInput):
         "only messages with a smaller number: the last id seen, for the next page"))
 
 
-class InboxItem(Schema):
-    id = fields.Integer()
-    event_type = fields.String(metadata=doc("the event the message is about (e.g. appeal.replied)"))
-    title = fields.String(metadata=doc("the message's title (Chinese)"))
-    body = fields.String(metadata=doc("the message's text (Chinese)"))
-    read = fields.Boolean(metadata=doc("true once marked read"))
-    created_at = fields.AwareDateTime(metadata=doc("when it arrived (ISO 8601)"))
+class InboxItem(Answer):
+    id: int
+    event_type: str = doc("the event the message is about (e.g. appeal.replied)")
+    title: str = doc("the message's title (Chinese)")
+    body: str = doc("the message's text (Chinese)")
+    read: bool = doc("true once marked read")
+    created_at: dt.datetime = doc("when it arrived (ISO 8601)")
 
 
-class InboxPage(Schema):
-    items = fields.List(fields.Nested(InboxItem), metadata=doc("the messages, newest first"))
-    unread = fields.Integer(metadata=doc("how many of the caller's messages are unread, in all"))
+class InboxPage(Answer):
+    items: list[InboxItem] = doc("the messages, newest first")
+    unread: int = doc("how many of the caller's messages are unread, in all")
 
 
 class MarkRead(StrictInput):
@@ -102,24 +103,22 @@ class DeliveryQuery(StrictInput):
         "only deliveries with a smaller number: the last id seen, for the next page"))
 
 
-class Delivery(Schema):
-    id = fields.Integer()
-    event_id = fields.String(metadata=doc("the id of the event that caused it"))
-    event_type = fields.String(metadata=doc("the event's type (e.g. appeal.escalated)"))
-    channel = fields.String(metadata=doc("sms, wechat, email, inbox or webhook"))
-    recipient = fields.String(metadata=doc(
+class Delivery(Answer):
+    id: int
+    event_id: str = doc("the id of the event that caused it")
+    event_type: str = doc("the event's type (e.g. appeal.escalated)")
+    channel: str = doc("sms, wechat, email, inbox or webhook")
+    recipient: str = doc(
         "who is told, kind:key:role: official:<department>:head | deadline_contact | "
-        "taskforce_head, or enterprise:<credit code>:contact"))
-    address = fields.String(metadata={"description": "masked: 138****0001, z***@example.com"})
-    status = fields.String(metadata={"description": " | ".join(domain.STATUSES)})
-    attempts = fields.Integer(metadata=doc("how many sends were tried"))
-    next_attempt_at = fields.AwareDateTime(metadata=doc(
-        "when it is (re)tried next (back-off, morning for SMS at night)"))
-    last_error = fields.String(allow_none=True, metadata=doc(
-        "the last failure, in words; null if none"))
-    created_at = fields.AwareDateTime(metadata=doc("when it was planned (ISO 8601)"))
-    sent_at = fields.AwareDateTime(allow_none=True, metadata=doc(
-        "when it was sent; null until then"))
+        "taskforce_head, or enterprise:<credit code>:contact")
+    address: str = doc("masked: 138****0001, z***@example.com")
+    status: str = doc(" | ".join(domain.STATUSES))
+    attempts: int = doc("how many sends were tried")
+    next_attempt_at: dt.datetime = doc(
+        "when it is (re)tried next (back-off, morning for SMS at night)")
+    last_error: str | None = doc("the last failure, in words; null if none")
+    created_at: dt.datetime = doc("when it was planned (ISO 8601)")
+    sent_at: dt.datetime | None = doc("when it was sent; null until then")
 
 
 class DeliveryPage(Schema):
@@ -166,11 +165,11 @@ class PushCreate(StrictInput):
                                   "tags")
 
 
-class PushOut(Schema):
-    id = fields.Integer()
-    kind = fields.String(metadata=doc("policy, tax_refund or dishonesty"))
-    matched = fields.Integer(metadata=doc("enterprises matched by the tags or codes"))
-    queued = fields.Integer(metadata=doc("deliveries planned for them (SMS and inbox)"))
+class PushOut(Answer):
+    id: int
+    kind: str = doc("policy, tax_refund or dishonesty")
+    matched: int = doc("enterprises matched by the tags or codes")
+    queued: int = doc("deliveries planned for them (SMS and inbox)")
 
 
 # -- imports ------------------------------------------------------------------------------
@@ -187,7 +186,6 @@ class RowProblem(Schema):
         "what is wrong with the line, per column"))
 
 
-class ImportResult(Schema):
-    imported = fields.Integer(metadata=doc(
-        "rows imported (0 when any row is bad: nothing imported then)"))
-    errors = fields.List(fields.Nested(RowProblem), metadata=doc("the bad rows, by line"))
+class ImportResult(Answer):
+    imported: int = doc("rows imported (0 when any row is bad: nothing imported then)")
+    errors: list[RowProblem] = doc("the bad rows, by line")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import Caller
 from kernel.statemachine import Effect, StateMachine, Transition, actor_of
+from kernel.visibility import Visibility
 
 # -- SCO-1 five levels ---------------------------------------------------------------
 
@@ -58,21 +59,14 @@ def months_of(period: str) -> list:
 
 # -- GW-2: who sees a rating ----------------------------------------------------------
 
-def can_see_rating(rating, caller: Caller) -> bool:
-    """An enterprise its own ratings, a department those of its own subjects,
-    the task force all."""
-    if caller.is_staff:
-        return True
-    if caller.role == "enterprise":
-        return rating.enterprise_code == caller.org
-    if caller.role == "department":
-        return rating.department == caller.org
-    return False
-
-
-def check_rating_visible(rating, caller: Caller):
-    if rating is None or not can_see_rating(rating, caller):
-        raise NotFound("no such rating")  # never reveal that another's exists
+# An enterprise sees its own ratings, a department those of its own subjects,
+# the task force all.
+RATING_VISIBILITY = Visibility(
+    "rating",
+    enterprise=lambda rating, caller: rating.enterprise_code == caller.org,
+    department=lambda rating, caller: rating.department == caller.org)
+can_see_rating = RATING_VISIBILITY.can_see
+check_rating_visible = RATING_VISIBILITY.check  # a 404, never revealing that another's exists
 
 
 # -- the shape every aggregate follows (kernel.statemachine) -------------------------

@@ -1,13 +1,11 @@
 """Tables of the scoring service (its own database; no other service reads them)."""
-from sqlalchemy import (JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String,
+from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, String,
                         Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from kernel.db import UTCDateTime
+from kernel.models import BIGINT, HistoryRow, Id
 from kernel.outbox import define_kernel_tables
-
-BIGINT = BigInteger().with_variant(Integer, "sqlite")
-
 
 class Base(DeclarativeBase):
     pass
@@ -28,11 +26,10 @@ class Subject(Base):
     unit_kind: Mapped[str | None] = mapped_column(String(16))  # service | enforcement | resource
 
 
-class Rating(Base):
+class Rating(Id, Base):
     """SCO-1 好差评: one rating of one subject for one service event."""
     __tablename__ = "ratings"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     subject_code: Mapped[str] = mapped_column(String(64))
     subject_kind: Mapped[str] = mapped_column(String(16))
     department: Mapped[str] = mapped_column(String(32), index=True)
@@ -70,11 +67,10 @@ class RatingTotal(Base):
     __table_args__ = (Index("ix_rating_totals_period_kind", "period", "subject_kind"),)
 
 
-class Followup(Base):
+class Followup(Id, Base):
     """差评必纠: the case a bad rating opens."""
     __tablename__ = "followups"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"), unique=True)
     subject_code: Mapped[str] = mapped_column(String(64))
     subject_kind: Mapped[str] = mapped_column(String(16))
@@ -92,11 +88,10 @@ class Followup(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
-class Card(Base):
+class Card(Id, Base):
     """SCO-2 红黄牌 and its investigation."""
     __tablename__ = "cards"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     colour: Mapped[str] = mapped_column(String(8))
     subject_code: Mapped[str] = mapped_column(String(64))
     subject_kind: Mapped[str] = mapped_column(String(16))
@@ -111,28 +106,21 @@ class Card(Base):
     period: Mapped[str] = mapped_column(String(7), index=True)
 
 
-class History(Base):
+class History(HistoryRow, Base):
     """Append-only: every step of a follow-up or a card, who, when, note."""
     __tablename__ = "history"
+    action_width, status_width = 40, 16
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     thing: Mapped[str] = mapped_column(String(16))  # followup | card
     thing_id: Mapped[int] = mapped_column(BIGINT)
-    at = mapped_column(UTCDateTime, nullable=False)
-    actor: Mapped[str] = mapped_column(String(160))
-    action: Mapped[str] = mapped_column(String(40))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
-    note: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_history_thing", "thing", "thing_id"),)
 
 
-class Ranking(Base):
+class Ranking(Id, Base):
     """SCO-3: a published ranking, frozen; a correction is a new row naming this one."""
     __tablename__ = "rankings"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(32))
     period: Mapped[str] = mapped_column(String(7))
     version: Mapped[int] = mapped_column(Integer)
@@ -149,21 +137,19 @@ class Ranking(Base):
     __table_args__ = (UniqueConstraint("kind", "period", "version", name="uq_ranking_version"),)
 
 
-class LiveSession(Base):
+class LiveSession(Id, Base):
     """SCO-6 百户企业评议: departments report, enterprises score at once."""
     __tablename__ = "live_sessions"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(200))
     departments: Mapped[list] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(8))
     created_at = mapped_column(UTCDateTime, nullable=False)
 
 
-class SessionScore(Base):
+class SessionScore(Id, Base):
     __tablename__ = "session_scores"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"))
     rater: Mapped[str] = mapped_column(String(160))
     department: Mapped[str] = mapped_column(String(32))
@@ -210,13 +196,12 @@ class CountedViolation(Base):
     period: Mapped[str] = mapped_column(String(7))
 
 
-class Sample(Base):
+class Sample(Id, Base):
     """SCO-4 重点股室大家评: a quarter's random sample of section chiefs. The seed
     is committed before the population is read, so nobody can choose the seed
     knowing who it picks; seed and population are kept, so anyone can replay it."""
     __tablename__ = "samples"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     quarter: Mapped[str] = mapped_column(String(7))
     size: Mapped[int] = mapped_column(Integer)
     seed: Mapped[str] = mapped_column(String(64))
@@ -227,11 +212,10 @@ class Sample(Base):
     drawn_by: Mapped[str] = mapped_column(String(160))
 
 
-class IndicatorSubmission(Base):
+class IndicatorSubmission(Id, Base):
     """SCO-5 指标责任人述职: an owner unit's value of one indicator for a quarter."""
     __tablename__ = "indicator_submissions"
 
-    id: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=True)
     period: Mapped[str] = mapped_column(String(7))
     code: Mapped[str] = mapped_column(String(16))
     owner: Mapped[str] = mapped_column(String(32))

@@ -1,9 +1,12 @@
 """The published contract of the scoring service (评价): every RPC argument and
 return value. The gateway validates its scoring routes with these schemas, so
 what a client sends is checked once, by the owner's own definition."""
-from marshmallow import Schema, ValidationError, fields, validate
+import datetime as dt
 
-from kernel.fields import HistoryEntry, StrictInteger, doc
+from marshmallow import fields, validate
+
+from kernel import fields as kernel_fields
+from kernel.fields import MAX_ID, Answer, HistoryEntry, StrictInteger, doc
 from kernel.schemas import StrictInput, dump, load  # noqa: F401 (services call schemas.load)
 from kernel.validators import CreditCode
 
@@ -15,19 +18,14 @@ QUARTER = validate.Regexp(r"^\d{4}-Q[1-4]$", error="a quarter like 2026-Q4")
 MONTH = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="a month like 2026-11")
 PERIOD = validate.Regexp(r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$",
                          error="a month 2026-11, a quarter 2026-Q4 or a year 2026")
-MAX_ID = 2**63 - 1
 
 
-class Text(fields.String):
-    """A string without NUL characters (PostgreSQL refuses them), not blank when required."""
+class Text(kernel_fields.Text):
+    """The kernel's text (no NUL characters); here a required one is never blank."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        value = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in value:
-            raise ValidationError("must not contain NUL characters")
-        if self.required and not value.strip():
-            raise ValidationError("must not be blank")
-        return value
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("not_blank", kwargs.get("required", False))
+        super().__init__(*args, **kwargs)
 
 
 Score = StrictInteger  # a JSON number, never ``true`` or ``"5"`` (kernel.fields)
@@ -61,32 +59,28 @@ class RatingQuery(StrictInput):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
 
 
-class RatingOut(Schema):
-    id = fields.Integer()
-    subject_code = fields.String()
-    subject_kind = fields.String()
-    department = fields.String(metadata=doc("the department the subject belongs to"))
-    enterprise_code = fields.String()
-    service_event = fields.String(metadata=doc(
-        "the service event rated (its ticket, appeal:<id> for an appeal)"))
-    source = fields.String(metadata=doc(
-        "where the rating came from: qr (the rating form), appeal, inspection or session"))
-    score = fields.Integer(metadata=doc("1 very dissatisfied … 5 very satisfied"))
-    comment = fields.String(allow_none=True)
-    period = fields.String(metadata=doc(
-        "the month the rating counts in, YYYY-MM (Asia/Shanghai date)"))
-    rated_at = fields.AwareDateTime(metadata=doc("when it was rated (ISO 8601)"))
-    followup_id = fields.Integer(allow_none=True, metadata=doc(
-        "the follow-up a bad rating opened (差评必纠); null for 3–5"))
+class RatingOut(Answer):
+    id: int
+    subject_code: str
+    subject_kind: str
+    department: str = doc("the department the subject belongs to")
+    enterprise_code: str
+    service_event: str = doc("the service event rated (its ticket, appeal:<id> for an appeal)")
+    source: str = doc(
+        "where the rating came from: qr (the rating form), appeal, inspection or session")
+    score: int = doc("1 very dissatisfied … 5 very satisfied")
+    comment: str | None
+    period: str = doc("the month the rating counts in, YYYY-MM (Asia/Shanghai date)")
+    rated_at: dt.datetime = doc("when it was rated (ISO 8601)")
+    followup_id: int | None = doc("the follow-up a bad rating opened (差评必纠); null for 3–5")
 
 
-class SubjectOut(Schema):
-    code = fields.String(metadata=doc("the subject's code, as rated"))
-    kind = fields.String(metadata=doc("window, clerk, department, town, section_chief or official"))
-    name = fields.String(metadata=doc(
-        "the subject's name: a window, unit or post (审批一股股长), never a person's"))
-    department = fields.String(metadata=doc("the department the subject belongs to"))
-    rating_url = fields.String(metadata=doc("the address its QR code opens: the rating form"))
+class SubjectOut(Answer):
+    code: str = doc("the subject's code, as rated")
+    kind: str = doc("window, clerk, department, town, section_chief or official")
+    name: str = doc("the subject's name: a window, unit or post (审批一股股长), never a person's")
+    department: str = doc("the department the subject belongs to")
+    rating_url: str = doc("the address its QR code opens: the rating form")
 
 
 class SubjectQuery(StrictInput):
@@ -96,10 +90,10 @@ class SubjectQuery(StrictInput):
         "only subjects of this department", example="approval"))
 
 
-class QrOut(Schema):
-    content_type = fields.String(metadata=doc("the image's media type"))
-    content_base64 = fields.String(metadata=doc("the image's bytes, base64"))
-    url = fields.String(metadata=doc("the address the QR code holds"))
+class QrOut(Answer):
+    content_type: str = doc("the image's media type")
+    content_base64: str = doc("the image's bytes, base64")
+    url: str = doc("the address the QR code holds")
 
 
 # -- follow-ups and cards (SCO-1, SCO-2) -----------------------------------------------------
@@ -110,25 +104,21 @@ class ActionBody(StrictInput):
         "follow-up's closing or clearing note", example="已核实并整改"))
 
 
-class FollowupOut(Schema):
-    id = fields.Integer()
-    rating_id = fields.Integer(metadata=doc("the bad rating it follows up"))
-    subject_code = fields.String()
-    subject_kind = fields.String()
-    department = fields.String(metadata=doc("the subject's department, which follows it up"))
-    status = fields.String(metadata=doc("open, verified, rectified, closed or groundless"))
-    opened_at = fields.AwareDateTime(metadata=doc("when the bad rating opened it"))
-    due_at = fields.AwareDateTime(metadata=doc(
-        "the deadline, in working days from opening (ISO 8601)"))
-    closed_at = fields.AwareDateTime(allow_none=True, metadata=doc(
-        "when it was closed or found groundless; null before"))
-    escalation_level = fields.Integer(metadata=doc(
-        "escalation steps taken when overdue: 0 none, 1 supervision, 2 talk, 3 notice"))
-    cleared = fields.Boolean(metadata=doc(
-        "true: found groundless and the person's name cleared in public (澄清正名)"))
-    clearing_note = fields.String(allow_none=True, metadata=doc(
-        "the task force's note clearing the name; null unless cleared"))
-    history = fields.List(fields.Nested(HistoryEntry))
+class FollowupOut(Answer):
+    id: int
+    rating_id: int = doc("the bad rating it follows up")
+    subject_code: str
+    subject_kind: str
+    department: str = doc("the subject's department, which follows it up")
+    status: str = doc("open, verified, rectified, closed or groundless")
+    opened_at: dt.datetime = doc("when the bad rating opened it")
+    due_at: dt.datetime = doc("the deadline, in working days from opening (ISO 8601)")
+    closed_at: dt.datetime | None = doc("when it was closed or found groundless; null before")
+    escalation_level: int = doc(
+        "escalation steps taken when overdue: 0 none, 1 supervision, 2 talk, 3 notice")
+    cleared: bool = doc("true: found groundless and the person's name cleared in public (澄清正名)")
+    clearing_note: str | None = doc("the task force's note clearing the name; null unless cleared")
+    history: list[HistoryEntry]
 
 
 class FollowupQuery(StrictInput):
@@ -146,21 +136,19 @@ class CardCreate(StrictInput):
         "the failure of duty the card is for", example="窗口人员无故离岗，企业等候超过30分钟"))
 
 
-class CardOut(Schema):
-    id = fields.Integer()
-    colour = fields.String(metadata=doc("yellow or red card (黄牌/红牌)"))
-    subject_code = fields.String()
-    subject_kind = fields.String()
-    department = fields.String(metadata=doc("the department the subject belongs to"))
-    reason = fields.String(metadata=doc("the failure of duty the card is for"))
-    status = fields.String(metadata=doc("investigating, found or revoked"))
-    finding = fields.String(allow_none=True, metadata=doc(
-        "what the investigation found; null until found"))
-    revoked_reason = fields.String(allow_none=True, metadata=doc(
-        "why the card was revoked; null unless revoked"))
-    issued_by = fields.String(metadata=doc("who gave it (role:subject)"))
-    issued_at = fields.AwareDateTime(metadata=doc("when it was given (ISO 8601)"))
-    history = fields.List(fields.Nested(HistoryEntry))
+class CardOut(Answer):
+    id: int
+    colour: str = doc("yellow or red card (黄牌/红牌)")
+    subject_code: str
+    subject_kind: str
+    department: str = doc("the department the subject belongs to")
+    reason: str = doc("the failure of duty the card is for")
+    status: str = doc("investigating, found or revoked")
+    finding: str | None = doc("what the investigation found; null until found")
+    revoked_reason: str | None = doc("why the card was revoked; null unless revoked")
+    issued_by: str = doc("who gave it (role:subject)")
+    issued_at: dt.datetime = doc("when it was given (ISO 8601)")
+    history: list[HistoryEntry]
 
 
 # -- SCO-3 rankings ----------------------------------------------------------------------
@@ -183,54 +171,45 @@ class RankingPublish(RankingCompute):
         "why a published ranking is corrected; required with replaces"))
 
 
-class RankRow(Schema):
-    subject_code = fields.String(metadata=doc("the subject's code"))
-    ratings = fields.Integer(metadata=doc("how many ratings it had in the period"))
-    total = fields.Integer(metadata=doc("the sum of those ratings' scores"))
-    mean = fields.Float(allow_none=True, metadata=doc(
-        "total / ratings, the score ranked by; null without ratings"))
-    place = fields.Integer(metadata=doc("its place, 1 the best"))
-    stars = fields.Integer(metadata=doc("1–5 stars, the mean rounded half up (clerks_monthly, 星级)"))
+class RankRow(Answer):
+    subject_code: str = doc("the subject's code")
+    ratings: int = doc("how many ratings it had in the period")
+    total: int = doc("the sum of those ratings' scores")
+    mean: float | None = doc("total / ratings, the score ranked by; null without ratings")
+    place: int = doc("its place, 1 the best")
+    stars: int = doc("1–5 stars, the mean rounded half up (clerks_monthly, 星级)")
 
 
-class RankingOut(Schema):
-    id = fields.Integer(allow_none=True, metadata=doc(
-        "the published ranking's number; null for a preview (GET …/current)"))
-    kind = fields.String(metadata=doc(
-        "windows_monthly, clerks_monthly, units_quarterly, windows_quarterly or units_yearly"))
-    period = fields.String(metadata=doc("a month 2026-11, a quarter 2026-Q4 or a year 2026"))
-    version = fields.Integer(allow_none=True, metadata=doc(
-        "1 for the first publication, +1 per correction; null for a preview"))
-    replaces = fields.Integer(allow_none=True, metadata=doc(
-        "the id of the ranking this version corrects; null for the first"))
-    correction_reason = fields.String(allow_none=True, metadata=doc(
-        "why the previous version was corrected; null for the first"))
-    formula = fields.String(metadata=doc("how the score is computed, in words"))
-    tie_break = fields.String(metadata=doc("how equal scores are ordered, in words"))
-    min_ratings = fields.Integer(metadata=doc("fewest ratings in the period to be ranked"))
-    digest = fields.String(metadata=doc(
-        "SHA-256 of the per-subject tallies: anyone can recompute it (GET …/verify)"))
-    ranked = fields.List(fields.Nested(RankRow), metadata=doc(
-        "subjects with enough ratings, best first"))
-    unranked = fields.List(fields.Nested(RankRow), metadata=doc(
-        "subjects with too few ratings: never best, worst or last"))
-    best = fields.List(fields.String(), metadata=doc("the five best (五佳), subject codes"))
-    worst = fields.List(fields.String(), metadata=doc("the three worst (三差), subject codes"))
-    last_place = fields.String(allow_none=True, metadata=doc(
-        "windows_quarterly: the last place, rotated out (末位淘汰轮岗); else null"))
-    published_by = fields.String(allow_none=True, metadata=doc(
-        "who published it (role:subject); null for a preview"))
-    published_at = fields.AwareDateTime(allow_none=True, metadata=doc(
-        "when it was published; null for a preview"))
+class RankingOut(Answer):
+    id: int | None = doc("the published ranking's number; null for a preview (GET …/current)")
+    kind: str = doc(
+        "windows_monthly, clerks_monthly, units_quarterly, windows_quarterly or units_yearly")
+    period: str = doc("a month 2026-11, a quarter 2026-Q4 or a year 2026")
+    version: int | None = doc("1 for the first publication, +1 per correction; null for a preview")
+    replaces: int | None = doc("the id of the ranking this version corrects; null for the first")
+    correction_reason: str | None = doc(
+        "why the previous version was corrected; null for the first")
+    formula: str = doc("how the score is computed, in words")
+    tie_break: str = doc("how equal scores are ordered, in words")
+    min_ratings: int = doc("fewest ratings in the period to be ranked")
+    digest: str = doc("SHA-256 of the per-subject tallies: anyone can recompute it (GET …/verify)")
+    ranked: list[RankRow] = doc("subjects with enough ratings, best first")
+    unranked: list[RankRow] = doc("subjects with too few ratings: never best, worst or last")
+    best: list[str] = doc("the five best (五佳), subject codes")
+    worst: list[str] = doc("the three worst (三差), subject codes")
+    last_place: str | None = doc(
+        "windows_quarterly: the last place, rotated out (末位淘汰轮岗); else null")
+    published_by: str | None = doc("who published it (role:subject); null for a preview")
+    published_at: dt.datetime | None = doc("when it was published; null for a preview")
 
 
-class VerifyOut(Schema):
-    ranking_id = fields.Integer(metadata=doc("the ranking verified"))
-    matches = fields.Boolean(metadata=doc("true: the recomputed digest equals the published one"))
-    published_digest = fields.String(metadata=doc("the digest published with the ranking"))
-    recomputed_digest = fields.String(metadata=doc("the digest recounted now from the raw ratings"))
-    result_matches = fields.Boolean(metadata=doc(
-        "true: the recounted places, best and worst equal the published ones"))
+class VerifyOut(Answer):
+    ranking_id: int = doc("the ranking verified")
+    matches: bool = doc("true: the recomputed digest equals the published one")
+    published_digest: str = doc("the digest published with the ranking")
+    recomputed_digest: str = doc("the digest recounted now from the raw ratings")
+    result_matches: bool = doc(
+        "true: the recounted places, best and worst equal the published ones")
 
 
 # -- SCO-4 the quarterly sample ----------------------------------------------------------------
@@ -242,38 +221,32 @@ class SampleCreate(StrictInput):
         "how many section chiefs to draw (1–200)", example=8))
 
 
-class SampledChief(Schema):
-    subject_code = fields.String(metadata=doc("the section chief's subject code"))
-    name = fields.String(metadata=doc("the chief's post (审批一股股长), not a person's name"))
-    department = fields.String(metadata=doc("the chief's unit"))
-    rating_url = fields.String(metadata=doc(
-        "the address the chief's QR code opens: the rating form"))
-    ratings = fields.Integer(metadata=doc("ratings in the quarter"))
-    mean = fields.Float(allow_none=True, metadata=doc(
-        "the quarter's mean score; null without ratings"))
-    outcome = fields.String(allow_none=True, metadata=doc(
-        "commend, promote, remind, adjust or report (评优/晋级/约谈/调整/通报); null with too few ratings"))
+class SampledChief(Answer):
+    subject_code: str = doc("the section chief's subject code")
+    name: str = doc("the chief's post (审批一股股长), not a person's name")
+    department: str = doc("the chief's unit")
+    rating_url: str = doc("the address the chief's QR code opens: the rating form")
+    ratings: int = doc("ratings in the quarter")
+    mean: float | None = doc("the quarter's mean score; null without ratings")
+    outcome: str | None = doc(
+        "commend, promote, remind, adjust or report (评优/晋级/约谈/调整/通报); null with too few ratings")
 
 
-class SampleOut(Schema):
-    id = fields.Integer()
-    quarter = fields.String(metadata=doc("the quarter sampled, YYYY-Qn"))
-    size = fields.Integer(metadata=doc("how many were drawn"))
-    seed = fields.String()
-    seeded_at = fields.AwareDateTime()
-    drawn_at = fields.AwareDateTime(allow_none=True, metadata=doc(
-        "when the population was read and the choice made"))
-    drawn_by = fields.String(metadata=doc("who asked for the draw (role:subject)"))
-    population = fields.List(fields.String(), metadata=doc(
-        "the section chiefs' codes drawn from (service, enforcement, resource units)"))
-    chosen = fields.List(fields.String(), metadata=doc(
-        "the codes chosen: smallest SHA-256(seed:code)"))
-    replay_matches = fields.Boolean(metadata=doc(
-        "true: drawing again from seed and population gives the same choice"))
-    thresholds = fields.Dict(metadata=doc("outcome → the least mean score for it"))
-    min_ratings = fields.Integer(metadata=doc("fewest ratings in the quarter for an outcome"))
-    results = fields.List(fields.Nested(SampledChief), metadata=doc(
-        "each chosen chief with the quarter's ratings and outcome"))
+class SampleOut(Answer):
+    id: int
+    quarter: str = doc("the quarter sampled, YYYY-Qn")
+    size: int = doc("how many were drawn")
+    seed: str
+    seeded_at: dt.datetime
+    drawn_at: dt.datetime | None = doc("when the population was read and the choice made")
+    drawn_by: str = doc("who asked for the draw (role:subject)")
+    population: list[str] = doc(
+        "the section chiefs' codes drawn from (service, enforcement, resource units)")
+    chosen: list[str] = doc("the codes chosen: smallest SHA-256(seed:code)")
+    replay_matches: bool = doc("true: drawing again from seed and population gives the same choice")
+    thresholds: dict = doc("outcome → the least mean score for it")
+    min_ratings: int = doc("fewest ratings in the quarter for an outcome")
+    results: list[SampledChief] = doc("each chosen chief with the quarter's ratings and outcome")
 
 
 # -- SCO-5 indicator owners ------------------------------------------------------------------
@@ -300,27 +273,23 @@ class IndicatorSubmit(StrictInput):
                 metadata=doc("the owner's note, optional", example="较上季度压缩1个工作日"))
 
 
-class IndicatorRow(Schema):
-    code = fields.String(metadata=doc("the second-level indicator's code"))
-    name = fields.String(metadata=doc("the indicator's name"))
-    parent = fields.String(metadata=doc("its first-level indicator's code"))
-    parent_name = fields.String(metadata=doc("its first-level indicator's name"))
-    owner = fields.String(metadata=doc("the owner unit's department code (指标责任单位)"))
-    submitted = fields.Boolean(metadata=doc("true: the owner has reported this quarter"))
-    value = fields.String(allow_none=True, metadata=doc("the value reported; null before"))
-    evidence = fields.List(fields.Dict(), metadata=doc(
-        "the evidence files reported, each with name and url"))
-    submitted_at = fields.AwareDateTime(allow_none=True, metadata=doc(
-        "when it was last reported; null before"))
+class IndicatorRow(Answer):
+    code: str = doc("the second-level indicator's code")
+    name: str = doc("the indicator's name")
+    parent: str = doc("its first-level indicator's code")
+    parent_name: str = doc("its first-level indicator's name")
+    owner: str = doc("the owner unit's department code (指标责任单位)")
+    submitted: bool = doc("true: the owner has reported this quarter")
+    value: str | None = doc("the value reported; null before")
+    evidence: list[dict] = doc("the evidence files reported, each with name and url")
+    submitted_at: dt.datetime | None = doc("when it was last reported; null before")
 
 
-class IndicatorStatus(Schema):
-    period = fields.String(metadata=doc("the quarter, YYYY-Qn"))
-    deadline = fields.AwareDateTime(metadata=doc(
-        "the last moment to report: working days after the quarter ends"))
-    indicators = fields.List(fields.Nested(IndicatorRow), metadata=doc(
-        "all second-level indicators with their reports"))
-    missing = fields.List(fields.String(), metadata=doc("codes of the indicators not reported yet"))
+class IndicatorStatus(Answer):
+    period: str = doc("the quarter, YYYY-Qn")
+    deadline: dt.datetime = doc("the last moment to report: working days after the quarter ends")
+    indicators: list[IndicatorRow] = doc("all second-level indicators with their reports")
+    missing: list[str] = doc("codes of the indicators not reported yet")
 
 
 class TalkQuery(StrictInput):
@@ -328,12 +297,12 @@ class TalkQuery(StrictInput):
         "the previous report session's number, compared with this one", example=1))
 
 
-class TalksOut(Schema):
-    session_id = fields.Integer(metadata=doc("this report session"))
-    previous = fields.Integer(metadata=doc("the previous report session"))
-    bottom_group = fields.Integer(metadata=doc("how many last places count as low in each session"))
-    flagged = fields.List(fields.String(), metadata=doc(
-        "department codes low in both sessions: heads called in for a talk (约谈)"))
+class TalksOut(Answer):
+    session_id: int = doc("this report session")
+    previous: int = doc("the previous report session")
+    bottom_group: int = doc("how many last places count as low in each session")
+    flagged: list[str] = doc(
+        "department codes low in both sessions: heads called in for a talk (约谈)")
 
 
 # -- SCO-6 live session ---------------------------------------------------------------------
@@ -354,22 +323,20 @@ class SessionScoreIn(StrictInput):
         "the enterprise's score for it, 1–100; once per department", example=90))
 
 
-class BoardRow(Schema):
-    department = fields.String(metadata=doc("the department's code"))
-    scores = fields.Integer(metadata=doc("how many scores it has"))
-    mean = fields.Float(metadata=doc("its mean score, 1–100"))
-    place = fields.Integer(metadata=doc("its place, 1 the best"))
+class BoardRow(Answer):
+    department: str = doc("the department's code")
+    scores: int = doc("how many scores it has")
+    mean: float = doc("its mean score, 1–100")
+    place: int = doc("its place, 1 the best")
 
 
-class BoardOut(Schema):
-    session_id = fields.Integer()
-    title = fields.String(metadata=doc("the session's title"))
-    status = fields.String(metadata=doc("open or closed"))
-    revision = fields.Integer(metadata=doc(
-        "changes whenever the board changes (the stream sends a new board then)"))
-    departments = fields.List(fields.String(), metadata=doc("the department codes that report"))
-    board = fields.List(fields.Nested(BoardRow), metadata=doc(
-        "the departments by mean, then count, then code"))
+class BoardOut(Answer):
+    session_id: int
+    title: str = doc("the session's title")
+    status: str = doc("open or closed")
+    revision: int = doc("changes whenever the board changes (the stream sends a new board then)")
+    departments: list[str] = doc("the department codes that report")
+    board: list[BoardRow] = doc("the departments by mean, then count, then code")
 
 
 # -- SCO-7 work scores and the monthly notice ------------------------------------------------
@@ -379,35 +346,31 @@ class MonthQuery(StrictInput):
         "the month, YYYY-MM", example="2026-11"))
 
 
-class WorkScore(Schema):
-    department = fields.String(metadata=doc("the department's code"))
-    composite = fields.Float(metadata=doc(
-        "the weighted score of the month (SCO-7): higher is better"))
-    replied = fields.Integer(metadata=doc("appeals replied to"))
-    replied_on_time = fields.Integer(metadata=doc("of those, replied by the deadline"))
-    overdue = fields.Integer(metadata=doc("appeals escalated to supervision (overdue)"))
-    rated = fields.Integer(metadata=doc("appeal ratings received"))
-    rating_total = fields.Integer(metadata=doc("the sum of those ratings' scores"))
-    quiet_day_violations = fields.Integer(metadata=doc("visits on a quiet day (INS-2)"))
-    cap_violations = fields.Integer(metadata=doc("visits over the yearly cap (INS-3)"))
-    late_filings = fields.Integer(metadata=doc("emergency visits filed late or not at all"))
+class WorkScore(Answer):
+    department: str = doc("the department's code")
+    composite: float = doc("the weighted score of the month (SCO-7): higher is better")
+    replied: int = doc("appeals replied to")
+    replied_on_time: int = doc("of those, replied by the deadline")
+    overdue: int = doc("appeals escalated to supervision (overdue)")
+    rated: int = doc("appeal ratings received")
+    rating_total: int = doc("the sum of those ratings' scores")
+    quiet_day_violations: int = doc("visits on a quiet day (INS-2)")
+    cap_violations: int = doc("visits over the yearly cap (INS-3)")
+    late_filings: int = doc("emergency visits filed late or not at all")
 
 
-class NoticeOut(Schema):
+class NoticeOut(Answer):
     """通报: the month's red and black lists, rankings and cards."""
-    month = fields.String(metadata=doc("the month, YYYY-MM"))
-    weights = fields.Dict(metadata=doc("the composite's weights by measure (points per unit)"))
-    scores = fields.List(fields.Nested(WorkScore), metadata=doc(
-        "each department's work score, best first"))
-    red = fields.List(fields.String(), metadata=doc("the red list (红榜): best departments' codes"))
-    black = fields.List(fields.String(), metadata=doc(
-        "the black list (黑榜): worst departments' codes"))
-    rankings = fields.List(fields.Nested(RankingOut), metadata=doc(
-        "the month's latest published rankings"))
-    cards = fields.List(fields.Nested(CardOut), metadata=doc("the cards given in the month"))
+    month: str = doc("the month, YYYY-MM")
+    weights: dict = doc("the composite's weights by measure (points per unit)")
+    scores: list[WorkScore] = doc("each department's work score, best first")
+    red: list[str] = doc("the red list (红榜): best departments' codes")
+    black: list[str] = doc("the black list (黑榜): worst departments' codes")
+    rankings: list[RankingOut] = doc("the month's latest published rankings")
+    cards: list[CardOut] = doc("the cards given in the month")
 
 
-class FileOut(Schema):
-    filename = fields.String(metadata=doc("the file's name"))
-    content_type = fields.String(metadata=doc("the file's media type"))
-    content_base64 = fields.String(metadata=doc("the file's bytes, base64"))
+class FileOut(Answer):
+    filename: str = doc("the file's name")
+    content_type: str = doc("the file's media type")
+    content_base64: str = doc("the file's bytes, base64")

@@ -9,19 +9,18 @@ import secrets
 from pathlib import Path
 
 import segno
-from nameko.extensions import DependencyProvider
 from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from kernel.calendar import WorkingCalendar, utcnow
-from kernel.config import ROOT, CountyProfile, setting, setting_json
+from kernel.calendar import utcnow
+from kernel.config import ROOT, setting, setting_json
 from kernel.consumers import consumes
-from kernel.db import Database
-from kernel.entrypoints import service_dependencies
+from kernel.entrypoints import due_ids, get_or_404, object_id, service_dependencies
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import rpc
+from kernel.rules import CountyRules
 from kernel.timers import configurable_timer
 
 from . import domain, schemas, tallies
@@ -34,13 +33,10 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class Rules(DependencyProvider):
+class Rules(CountyRules):
     """The county, its subjects directory, the rules' configuration and the calendar."""
 
-    def setup(self):
-        config = self.container.config
-        self.profile = CountyProfile.from_config(config)
-        self.calendar = WorkingCalendar.from_dir(setting(config, "HOLIDAY_DIR"))
+    def configure(self, config):
         d = domain.Policy()
         self.policy = domain.Policy(
             followup_days=int(setting(config, "SCO_FOLLOWUP_DAYS", d.followup_days)),
@@ -65,25 +61,17 @@ class Rules(DependencyProvider):
         self.public_base = str(setting(config, "SCO_PUBLIC_BASE_URL",
                                        "http://127.0.0.1:8000")).rstrip("/")
 
-    def start(self):
+    def seed(self, s):
         # The directory is configuration: each start brings the table in line with it.
-        db = next(d for d in self.container.dependencies if isinstance(d, Database))
-        try:
-            with db.store.transaction() as s:
-                for row in self.subjects:
-                    subject = s.get(Subject, row["code"]) or Subject(code=row["code"])
-                    subject.kind, subject.name = row["kind"], row["name"]
-                    subject.department = row["department"]
-                    subject.unit_kind = row.get("unit_kind")
-                    s.add(subject)
-        except IntegrityError:
-            pass  # another instance starting at the same moment wrote it
+        for row in self.subjects:
+            subject = s.get(Subject, row["code"]) or Subject(code=row["code"])
+            subject.kind, subject.name = row["kind"], row["name"]
+            subject.department = row["department"]
+            subject.unit_kind = row.get("unit_kind")
+            s.add(subject)
 
     def rating_url(self, code):
         return f"{self.public_base}/rate/{code}"
-
-    def get_dependency(self, worker_ctx):
-        return self
 
 
 class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_table)):
@@ -199,7 +187,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     def get_rating(self, rating_id):
         caller = self.caller.require()
         with self.db.reading() as s:
-            rating = s.get(Rating, _id(rating_id))
+            rating = s.get(Rating, object_id(rating_id))
             domain.check_rating_visible(rating, caller)
             return self._rating_out(s, rating)
 
@@ -227,7 +215,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     def get_followup(self, followup_id):
         caller = self.caller.require()
         with self.db.reading() as s:
-            followup = s.get(Followup, _id(followup_id))
+            followup = s.get(Followup, object_id(followup_id))
             self._check_unit(followup, caller, "follow-up")
             return self._followup_out(s, followup)
 
@@ -252,7 +240,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         now = utcnow()
         try:
             with self.db.transaction() as s:
-                followup = s.get(Followup, _id(followup_id))
+                followup = s.get(Followup, object_id(followup_id))
                 self._check_unit(followup, caller, "follow-up")
                 effect = domain.act_on_followup(followup, action, p["note"], caller, now,
                                                 self.rules.calendar)
@@ -267,8 +255,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         """Escalate overdue follow-ups (indexed ``next_check_at``), one transaction each."""
         now = utcnow()
         with self.db.reading() as s:
-            ids = s.execute(select(Followup.id).where(Followup.next_check_at <= now)
-                            .order_by(Followup.next_check_at).limit(500)).scalars().all()
+            ids = due_ids(s, Followup.next_check_at, now)
         return sum(self._sweep_one(i, now) for i in ids)
 
     def _sweep_one(self, followup_id, now):
@@ -317,7 +304,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     def get_card(self, card_id):
         caller = self.caller.require()
         with self.db.reading() as s:
-            card = s.get(Card, _id(card_id))
+            card = s.get(Card, object_id(card_id))
             self._check_unit(card, caller, "card")
             return self._card_out(s, card)
 
@@ -327,7 +314,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         p = schemas.load(schemas.ActionBody, params)
         now = utcnow()
         with self.db.transaction() as s:
-            card = s.get(Card, _id(card_id))
+            card = s.get(Card, object_id(card_id))
             self._check_unit(card, caller, "card")
             effect = domain.act_on_card(card, action, p["note"], caller, now)
             self._history(s, "card", card.id, effect, now)
@@ -392,18 +379,14 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     def get_ranking(self, ranking_id):
         self.caller.require()
         with self.db.reading() as s:
-            ranking = s.get(Ranking, _id(ranking_id))
-            if ranking is None:
-                raise NotFound("no such ranking")
+            ranking = get_or_404(s, Ranking, ranking_id, "ranking")
             return self._published_out(ranking)
 
     @rpc
     def verify_ranking(self, ranking_id):
         """Recompute a published ranking from the stored ratings (GROUP BY)."""
         with self.db.reading() as s:
-            ranking = s.get(Ranking, _id(ranking_id))
-            if ranking is None:
-                raise NotFound("no such ranking")
+            ranking = get_or_404(s, Ranking, ranking_id, "ranking")
             kind = domain.RANKING_KINDS[ranking.kind]
             raw = tallies.recount(s, domain.months_of(ranking.period), kind.subject_kinds)
             policy = domain.Policy(min_ratings=ranking.min_ratings, best=ranking.best_n,
@@ -446,9 +429,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         self.caller.require()
         policy = self.rules.policy
         with self.db.reading() as s:
-            sample = s.get(Sample, _id(sample_id))
-            if sample is None:
-                raise NotFound("no such sample")
+            sample = get_or_404(s, Sample, sample_id, "sample")
             chosen = sample.chosen or []
             totals = {code: (n, total) for code, n, total, _s, _m in tallies.totals(
                 s, domain.months_of(sample.quarter), ("section_chief",))}
@@ -565,9 +546,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         rater = caller.org  # one enterprise, one voice per department
         try:
             with self.db.transaction() as s:
-                live = s.get(LiveSession, _id(session_id))
-                if live is None:
-                    raise NotFound("no such session")
+                live = get_or_404(s, LiveSession, session_id, "session")
                 domain.check_session_score(live, data["department"], caller)
                 s.add(SessionScore(session_id=live.id, rater=rater, department=data["department"],
                                    score=data["score"], at=utcnow()))
@@ -582,9 +561,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     @rpc
     def session_board(self, session_id):
         with self.db.reading() as s:
-            live = s.get(LiveSession, _id(session_id))
-            if live is None:
-                raise NotFound("no such session")
+            live = get_or_404(s, LiveSession, session_id, "session")
             return self._board(s, live)
 
     @rpc
@@ -593,9 +570,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         if not caller.is_staff:
             raise Forbidden("only the task force closes a session")
         with self.db.transaction() as s:
-            live = s.get(LiveSession, _id(session_id))
-            if live is None:
-                raise NotFound("no such session")
+            live = get_or_404(s, LiveSession, session_id, "session")
             live.status = domain.SESSION_CLOSED
             return self._board(s, live)
 
@@ -801,12 +776,3 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
             "revision": domain.board_revision(totals, live.status),
             "departments": live.departments, "board": domain.board(totals)})
 
-
-def _id(value):
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise NotFound("no such item")
-    if not 1 <= n <= schemas.MAX_ID:
-        raise NotFound("no such item")
-    return n

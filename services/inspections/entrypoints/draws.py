@@ -5,8 +5,8 @@ import secrets
 from sqlalchemy import func, select
 
 from kernel.calendar import utcnow
-from kernel.entrypoints import object_id
-from kernel.errors import BadInput, Forbidden, NotFound
+from kernel.entrypoints import get_or_404
+from kernel.errors import BadInput, Forbidden
 from kernel.rpc import rpc
 from kernel.schemas import dump
 from kernel.statemachine import actor_of
@@ -82,9 +82,7 @@ class DrawEntrypoints(InspectionsBase):
     def get_draw(self, draw_id):
         """Public (一公开): no caller needed."""
         with self.db.reading() as s:
-            drawn = s.get(Draw, object_id(draw_id))
-            if drawn is None:
-                raise NotFound("no such draw")
+            drawn = get_or_404(s, Draw, draw_id, "draw")
             return self._draw_out(s, drawn)
 
     @rpc
@@ -111,9 +109,7 @@ class DrawEntrypoints(InspectionsBase):
         """Public: re-run a draw from its recorded seed and inputs; the result,
         and the digest of the inputs, must match what was recorded."""
         with self.db.reading() as s:
-            drawn = s.get(Draw, object_id(draw_id))
-            if drawn is None:
-                raise NotFound("no such draw")
+            drawn = get_or_404(s, Draw, draw_id, "draw")
             again = domain.draw(drawn.seed, drawn.candidates, drawn.roster,
                                 {tuple(c) for c in drawn.conflicts}, drawn.count, drawn.per_target)
             digest = domain.population_digest(drawn.candidates, drawn.roster, drawn.conflicts,

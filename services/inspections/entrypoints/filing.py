@@ -14,7 +14,8 @@ import logging
 from sqlalchemy import func, or_, select
 
 from kernel.calendar import utcnow
-from kernel.entrypoints import create_once, require_staff, scoped_key, stale_is_conflict
+from kernel.entrypoints import (create_once, due_ids, require_staff, scoped_key,
+                                stale_is_conflict)
 from kernel.errors import BadInput, Conflict, Forbidden
 from kernel.rpc import rpc
 from kernel.statemachine import actor_of
@@ -307,8 +308,7 @@ class FilingEntrypoints(InspectionsBase):
         """Flag the emergencies whose record is missing past its due time — once."""
         now = utcnow()
         with self.db.reading() as s:
-            ids = s.execute(select(Visit.id).where(Visit.check_at <= now)
-                            .order_by(Visit.check_at).limit(500)).scalars().all()
+            ids = due_ids(s, Visit.check_at, now)
         looked = 0
         for visit_id in ids:
             try:
