@@ -127,14 +127,23 @@ def run(store, job_id, directory, page_rows=1000):
         size = _store_file(store, job_id, path)
     except Exception:  # a managed thread that raises would kill the container
         _log.exception("export %s failed", job_id)
-        with store.transaction() as s:
-            s.execute(delete(ExportChunk).where(ExportChunk.job_id == job_id))
-        _update(store, job_id, status=kx.FAILED, finished_at=utcnow())
+        _failed(store, job_id)
         return
     finally:
         kx.remove_quietly(path)
     _update(store, job_id, status=kx.DONE, rows_done=done, rows_total=done, size=size,
             finished_at=utcnow())
+
+
+def _failed(store, job_id):
+    """Mark the job failed, its partial chunks gone; if the database itself is
+    what failed, the job stays as it was (it expires like any other)."""
+    try:
+        with store.transaction() as s:
+            s.execute(delete(ExportChunk).where(ExportChunk.job_id == job_id))
+        _update(store, job_id, status=kx.FAILED, finished_at=utcnow())
+    except Exception:
+        _log.exception("export %s: could not record its failure", job_id)
 
 
 def _store_file(store, job_id, path):
