@@ -12,6 +12,12 @@ Every route with an object in its path is tried on real objects, per family:
 - enterprises' yearly plans: the calling enterprise's, another's;
 - export jobs: one started by each of the department, another department, the
   task force and another task-force member: a job is its starter's only;
+- ratings (评价): one by the calling enterprise of a market window, one by another
+  enterprise of that window, one by another of a tax window; a marker in each
+  comment. An enterprise sees its own, a department those of its subjects;
+- follow-ups of the two bad ratings (market's, tax's): a department its own;
+- webhook subscriptions: the department's, another department's, the task
+  force's; a marker in each URL;
 - draws: one real draw, public (一公开) to every caller.
 Each role has the markers it must never see, in any answer of any route.
 Another's object must answer exactly as an object that does not exist (no
@@ -33,22 +39,26 @@ pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 MISSING = 987654  # an id no object has
 NOT_IN_DIRECTORY = "91433126MA4L001808"  # a valid credit code nobody registered
-# appeals A-D, visits X-Z, the draw G
-MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZG"}
+# appeals A-D, visits X-Z, ratings R-T, webhooks U-W, the draw G
+MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWG"}
 # Which objects each caller may see. Appeals (A: ent_a permit → approval
 # leads, market co-handles; B: ent_b permit; C: ent_b tax → the tax bureau; D:
 # through the 12345 hotline's key, permit). Visits (X: market → ent_a; Y: tax →
 # ent_a; Z: tax → another enterprise). Plans (entA, entB, entP: ent_a's, ent_b's,
-# the other enterprise's). Jobs (one per starter). G: the draw, public.
-VISIBLE = {"enterprise": {"A", "X", "Y", "entA", "G"},
-           "department": {"A", "B", "D", "X", "entA", "entB", "entP", "job-market", "G"},
+# the other enterprise's). Jobs (one per starter). Ratings (R: ent_a → a market
+# window, S: ent_b → the same window, T: ent_b → a tax window) and the
+# follow-ups of R and T (fu-market, fu-tax). Webhooks (U: market's, V: tax's,
+# W: the task force's). G: the draw, public.
+VISIBLE = {"enterprise": {"A", "X", "Y", "entA", "R", "G"},
+           "department": {"A", "B", "D", "X", "entA", "entB", "entP", "job-market", "R", "S",
+                          "fu-market", "U", "G"},
            "channel": {"D", "G"},
            "taskforce": {"A", "B", "C", "D", "X", "Y", "Z", "entA", "entB", "entP",
-                         "job-tf-1", "G"},
+                         "job-tf-1", "R", "S", "T", "fu-market", "fu-tax", "U", "V", "W", "G"},
            "anonymous": {"G"}}
-# Per family: the path parameters that name its object, the value of an object
-# that does not exist, and each caller's own object / another tenant's /
-# another department's.
+# Per family: the path parameters that name its object (and the path's start
+# where a parameter's name is shared), the value of an object that does not
+# exist, and each caller's own object / another tenant's / another department's.
 FAMILIES = {
     "appeal": (("appeal_id", "service_request_id"), MISSING, {
         "enterprise": ("A", "B", "C"), "department": ("A", "B", "C"),
@@ -66,6 +76,14 @@ FAMILIES = {
         "channel": ("job-market", "job-tf-1", "job-tax"),
         "taskforce": ("job-tf-1", "job-tf-2", "job-market"),
         "anonymous": ("job-market", "job-tf-1", "job-tax")}),
+    "rating": (("rating_id",), MISSING, {
+        "enterprise": ("R", "S", "T"), "department": ("R", "S", "T"), "channel": ("R", "S", "T"),
+        "taskforce": ("R", "S", "T"), "anonymous": ("R", "S", "T")}),
+    "followup": (("followup_id",), MISSING, {
+        role: ("fu-market", "fu-tax", "fu-tax") for role in VISIBLE}),
+    "webhook": (("/api/v1/webhooks/", "item_id"), MISSING, {
+        "enterprise": ("U", "W", "V"), "department": ("U", "W", "V"), "channel": ("U", "W", "V"),
+        "taskforce": ("W", "U", "V"), "anonymous": ("U", "W", "V")}),
     "draw": (("draw_id",), MISSING, {role: ("G", "G", "G") for role in VISIBLE}),
 }
 CASES = ("own", "other tenant", "other department")
@@ -77,9 +95,12 @@ DEFAULTS = {"token": "not-a-token", "key_id": "0123456789ab", "service_code": "p
             "period": "2026-11", "page": "ledger", "category": "permit", "town": "hongshi"}
 
 
-def _family(params):
+def _family(path, params):
     for family, (names, _, _) in FAMILIES.items():
-        if set(names) & set(params):
+        if names[0].startswith("/"):
+            if path.startswith(names[0]) and names[1] in params:
+                return family
+        elif set(names) & set(params):
             return family
     return None
 
@@ -130,6 +151,22 @@ def _objects(api, who):
             if api.get(r.headers["Location"], who=headers).json()["status"] == "done":
                 break
             eventlet.sleep(0.05)
+    ratings = {"R": (who["enterprise"], "win_market_1", 2), "S": (ent_b, "win_market_1", 4),
+               "T": (ent_b, "win_tax_1", 1)}
+    for name, (headers, subject, score) in ratings.items():
+        r = api.post("/api/v1/ratings", who=headers, json={
+            "subject_code": subject, "service_event": f"T-{name}", "score": score,
+            "comment": f"评价 {MARKS[name]}"})
+        assert r.status_code == 201, (name, r.text)
+        ids[name] = r.json()["id"]
+        if score <= 2:  # a bad rating opens a follow-up of the subject's department
+            ids["fu-market" if name == "R" else "fu-tax"] = r.json()["followup_id"]
+    hooks = {"U": who["department"], "V": tax, "W": who["taskforce"]}
+    for name, headers in hooks.items():
+        r = api.post("/api/v1/webhooks", who=headers, json={
+            "url": f"https://hooks.example.com/{MARKS[name]}", "event_types": ["appeal.created"]})
+        assert r.status_code == 201, (name, r.text)
+        ids[name] = r.json()["id"]
     return ids
 
 
@@ -140,7 +177,8 @@ def test_every_route_every_role_every_object(stack, start_service, db_factory):
                   INS_SEED_DIRECTORY=str(DATA / "directory.csv"),
                   INS_NO_PENALTY_FILE=str(DATA / "no_penalty.json"))
     start_service(ScoringService, DB_URL=db_factory("scoring"))  # every backing service up
-    start_service(NotifyService, DB_URL=db_factory("notify"))
+    start_service(NotifyService, DB_URL=db_factory("notify"),
+                  WEBHOOK_ALLOW=["hooks.example.com"])  # no DNS here: the host allowed by name
     api = stack.gateway()
     hotline = {"X-API-Key": make_key(api, "channel", "hotline_12345")["key"]}
     # the department: the market regulator, which co-handles permit appeals
@@ -158,7 +196,7 @@ def test_every_route_every_role_every_object(stack, start_service, db_factory):
             documented = set(op["responses"])
             roles = op.get("x-roles")
             params = [p["name"] for p in op.get("parameters", []) if p.get("in") == "path"]
-            family = _family(params)
+            family = _family(path, params)
             for role, headers in who.items():
                 cases = [("any", None)]
                 missing_status = None
