@@ -18,6 +18,8 @@ Every route with an object in its path is tried on real objects, per family:
 - follow-ups of the two bad ratings (market's, tax's): a department its own;
 - webhook subscriptions: the department's, another department's, the task
   force's; a marker in each URL;
+- cards (黄牌/红牌) given by the task force to a market window and a tax window; a
+  marker in each reason: a department sees its own;
 - draws: one real draw, public (一公开) to every caller.
 Each role has the markers it must never see, in any answer of any route.
 Another's object must answer exactly as an object that does not exist (no
@@ -39,8 +41,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 MISSING = 987654  # an id no object has
 NOT_IN_DIRECTORY = "91433126MA4L001808"  # a valid credit code nobody registered
-# appeals A-D, visits X-Z, ratings R-T, webhooks U-W, the draw G
-MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWG"}
+# appeals A-D, visits X-Z, ratings R-T, webhooks U-W, cards K-L, the draw G
+MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWKLG"}
 # Which objects each caller may see. Appeals (A: ent_a permit → approval
 # leads, market co-handles; B: ent_b permit; C: ent_b tax → the tax bureau; D:
 # through the 12345 hotline's key, permit). Visits (X: market → ent_a; Y: tax →
@@ -48,13 +50,14 @@ MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWG"}
 # the other enterprise's). Jobs (one per starter). Ratings (R: ent_a → a market
 # window, S: ent_b → the same window, T: ent_b → a tax window) and the
 # follow-ups of R and T (fu-market, fu-tax). Webhooks (U: market's, V: tax's,
-# W: the task force's). G: the draw, public.
+# W: the task force's). Cards (K: market's, L: tax's). G: the draw, public.
 VISIBLE = {"enterprise": {"A", "X", "Y", "entA", "R", "G"},
            "department": {"A", "B", "D", "X", "entA", "entB", "entP", "job-market", "R", "S",
-                          "fu-market", "U", "G"},
+                          "fu-market", "U", "K", "G"},
            "channel": {"D", "G"},
            "taskforce": {"A", "B", "C", "D", "X", "Y", "Z", "entA", "entB", "entP",
-                         "job-tf-1", "R", "S", "T", "fu-market", "fu-tax", "U", "V", "W", "G"},
+                         "job-tf-1", "R", "S", "T", "fu-market", "fu-tax", "U", "V", "W", "K", "L",
+                         "G"},
            "anonymous": {"G"}}
 # Per family: the path parameters that name its object (and the path's start
 # where a parameter's name is shared), the value of an object that does not
@@ -84,8 +87,12 @@ FAMILIES = {
     "webhook": (("/api/v1/webhooks/", "item_id"), MISSING, {
         "enterprise": ("U", "W", "V"), "department": ("U", "W", "V"), "channel": ("U", "W", "V"),
         "taskforce": ("W", "U", "V"), "anonymous": ("U", "W", "V")}),
+    "card": (("card_id",), MISSING, {role: ("K", "L", "L") for role in VISIBLE}),
     "draw": (("draw_id",), MISSING, {role: ("G", "G", "G") for role in VISIBLE}),
 }
+# What a route publishes beyond the caller's own: the monthly notice (通报)
+# lists every card, with its reason, to every department.
+PUBLISHED = {p: {"department": {"K", "L"}} for p in ("/api/v1/notices", "/notices")}
 CASES = ("own", "other tenant", "other department")
 # Families whose actions get a valid body (the document's examples): the
 # gateway validates a body before the service looks at the object, so with {}
@@ -172,6 +179,11 @@ def _objects(api, who):
             "url": f"https://hooks.example.com/{MARKS[name]}", "event_types": ["appeal.created"]})
         assert r.status_code == 201, (name, r.text)
         ids[name] = r.json()["id"]
+    for name, subject in (("K", "win_market_1"), ("L", "win_tax_1")):
+        r = api.post("/api/v1/cards", who=who["taskforce"], json={
+            "colour": "yellow", "subject_code": subject, "reason": f"离岗 {MARKS[name]}"})
+        assert r.status_code == 201, (name, r.text)
+        ids[name] = r.json()["id"]
     return ids
 
 
@@ -236,7 +248,8 @@ def test_every_route_every_role_every_object(stack, start_service, db_factory):
                             and method == "get" and r.status_code != 200:
                         failures.append(f"{where}: {status} reading its own object")
                     text = r.content.decode("utf-8", "replace")
-                    for name in set(MARKS) - VISIBLE[role]:
+                    seen = VISIBLE[role] | PUBLISHED.get(path.split("/{")[0], {}).get(role, set())
+                    for name in set(MARKS) - seen:
                         if MARKS[name] in text:
                             failures.append(f"{where}: shows {name}, not this caller's")
     assert on_objects == set(FAMILIES)  # every family met on real objects
