@@ -20,11 +20,15 @@ Every route with an object in its path is tried on real objects, per family:
   force's; a marker in each URL;
 - cards (黄牌/红牌) given by the task force to a market window and a tax window; a
   marker in each reason: a department sees its own;
+- rectification lists (整改清单), one with an item led by market, one with an
+  item led by tax; a marker in each problem: a department sees its own items;
 - draws: one real draw, public (一公开) to every caller.
 Each role has the markers it must never see, in any answer of any route.
 Another's object must answer exactly as an object that does not exist (no
 existence oracle); one's own is read with 200. Real gateway over HTTP, real
 services, broker and database; one pass over ~900 requests."""
+import datetime as dt
+
 import eventlet
 import pytest
 
@@ -41,8 +45,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
 
 MISSING = 987654  # an id no object has
 NOT_IN_DIRECTORY = "91433126MA4L001808"  # a valid credit code nobody registered
-# appeals A-D, visits X-Z, ratings R-T, webhooks U-W, cards K-L, the draw G
-MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWKLG"}
+# appeals A-D, visits X-Z, ratings R-T, webhooks U-W, cards K-L, rectification
+# items M-N, the draw G
+MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWKLMNG"}
 # Which objects each caller may see. Appeals (A: ent_a permit → approval
 # leads, market co-handles; B: ent_b permit; C: ent_b tax → the tax bureau; D:
 # through the 12345 hotline's key, permit). Visits (X: market → ent_a; Y: tax →
@@ -50,14 +55,16 @@ MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWKLG"}
 # the other enterprise's). Jobs (one per starter). Ratings (R: ent_a → a market
 # window, S: ent_b → the same window, T: ent_b → a tax window) and the
 # follow-ups of R and T (fu-market, fu-tax). Webhooks (U: market's, V: tax's,
-# W: the task force's). Cards (K: market's, L: tax's). G: the draw, public.
+# W: the task force's). Cards (K: market's, L: tax's). Rectification lists
+# (list-market, list-tax) and their items (M: led by market, N: by tax). G: the
+# draw, public.
 VISIBLE = {"enterprise": {"A", "X", "Y", "entA", "R", "G"},
            "department": {"A", "B", "D", "X", "entA", "entB", "entP", "job-market", "R", "S",
-                          "fu-market", "U", "K", "G"},
+                          "fu-market", "U", "K", "list-market", "M", "G"},
            "channel": {"D", "G"},
            "taskforce": {"A", "B", "C", "D", "X", "Y", "Z", "entA", "entB", "entP",
                          "job-tf-1", "R", "S", "T", "fu-market", "fu-tax", "U", "V", "W", "K", "L",
-                         "G"},
+                         "list-market", "list-tax", "M", "N", "G"},
            "anonymous": {"G"}}
 # Per family: the path parameters that name its object (and the path's start
 # where a parameter's name is shared), the value of an object that does not
@@ -88,6 +95,10 @@ FAMILIES = {
         "enterprise": ("U", "W", "V"), "department": ("U", "W", "V"), "channel": ("U", "W", "V"),
         "taskforce": ("W", "U", "V"), "anonymous": ("U", "W", "V")}),
     "card": (("card_id",), MISSING, {role: ("K", "L", "L") for role in VISIBLE}),
+    "rectification list": (("list_id",), MISSING, {
+        role: ("list-market", "list-tax", "list-tax") for role in VISIBLE}),
+    "rectification item": (("/api/v1/rectification-items/", "item_id"), MISSING, {
+        role: ("M", "N", "N") for role in VISIBLE}),
     "draw": (("draw_id",), MISSING, {role: ("G", "G", "G") for role in VISIBLE}),
 }
 # What a route publishes beyond the caller's own: the monthly notice (通报)
@@ -98,7 +109,7 @@ CASES = ("own", "other tenant", "other department")
 # gateway validates a body before the service looks at the object, so with {}
 # only the validation would answer. A visit's actions change little that the
 # matrix reads (a cancelled visit is still read with 200).
-VALID_BODIES = {"visit"}
+VALID_BODIES = {"visit", "rectification item"}
 DEFAULTS = {"token": "not-a-token", "key_id": "0123456789ab", "service_code": "permit",
             "fmt": "json",
             # the other routes' parameters: a real name where the route checks it
@@ -184,6 +195,14 @@ def _objects(api, who):
             "colour": "yellow", "subject_code": subject, "reason": f"离岗 {MARKS[name]}"})
         assert r.status_code == 201, (name, r.text)
         ids[name] = r.json()["id"]
+    deadline = (dt.date.today() + dt.timedelta(days=60)).isoformat()
+    for name, lead in (("M", "market"), ("N", "tax")):
+        r = api.post("/api/v1/rectification-lists", who=who["taskforce"], json={
+            "source": "评估", "findings": [{
+                "problem": f"时限 {MARKS[name]}", "measure": "并联审批", "lead_department": lead,
+                "responsible_leader": "王副县长", "co_departments": [], "deadline": deadline}]})
+        assert r.status_code == 201, (name, r.text)
+        ids[f"list-{lead}"], ids[name] = r.json()["id"], r.json()["items"][0]["id"]
     return ids
 
 
@@ -260,9 +279,12 @@ def test_every_route_every_role_every_object(stack, start_service, db_factory):
 def _body(spec, op, family):
     """The request body the document gives as its example (each required
     field's example), for the families in VALID_BODIES; else {}."""
-    schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    media = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+    schema = media.get("schema")
     if family not in VALID_BODIES or not schema:
         return {}
+    if "example" in media:  # the operation's own example
+        return media["example"]
     if "$ref" in schema:
         schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
     props = schema.get("properties", {})
