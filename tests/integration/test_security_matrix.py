@@ -22,6 +22,8 @@ Every route with an object in its path is tried on real objects, per family:
   marker in each reason: a department sees its own;
 - rectification lists (整改清单), one with an item led by market, one with an
   item led by tax; a marker in each problem: a department sees its own items;
+- inbox messages (站内信) the objects above left for the enterprise, another
+  enterprise (visited by tax), market and tax: each inbox is its owner's only;
 - draws: one real draw, public (一公开) to every caller.
 Each role has the markers it must never see, in any answer of any route.
 Another's object must answer exactly as an object that does not exist (no
@@ -57,10 +59,10 @@ MARKS = {name: f"MATRIX-{name}-7f3a" for name in "ABCDXYZRSTUVWKLMNG"}
 # follow-ups of R and T (fu-market, fu-tax). Webhooks (U: market's, V: tax's,
 # W: the task force's). Cards (K: market's, L: tax's). Rectification lists
 # (list-market, list-tax) and their items (M: led by market, N: by tax). G: the
-# draw, public.
-VISIBLE = {"enterprise": {"A", "X", "Y", "entA", "R", "G"},
+# draw, public. Inbox messages (msg-ent-a, msg-ent-p, msg-market, msg-tax).
+VISIBLE = {"enterprise": {"A", "X", "Y", "entA", "R", "msg-ent-a", "G"},
            "department": {"A", "B", "D", "X", "entA", "entB", "entP", "job-market", "R", "S",
-                          "fu-market", "U", "K", "list-market", "M", "G"},
+                          "fu-market", "U", "K", "list-market", "M", "msg-market", "G"},
            "channel": {"D", "G"},
            "taskforce": {"A", "B", "C", "D", "X", "Y", "Z", "entA", "entB", "entP",
                          "job-tf-1", "R", "S", "T", "fu-market", "fu-tax", "U", "V", "W", "K", "L",
@@ -99,6 +101,13 @@ FAMILIES = {
         role: ("list-market", "list-tax", "list-tax") for role in VISIBLE}),
     "rectification item": (("/api/v1/rectification-items/", "item_id"), MISSING, {
         role: ("M", "N", "N") for role in VISIBLE}),
+    "inbox": (("/api/v1/inbox/", "item_id"), MISSING, {
+        "enterprise": ("msg-ent-a", "msg-ent-p", "msg-tax"),
+        "department": ("msg-market", "msg-ent-a", "msg-tax"),
+        "channel": ("msg-ent-a", "msg-ent-p", "msg-tax"),
+        # the task force's own inbox is empty here: every message is another's
+        "taskforce": ("msg-market", "msg-ent-a", "msg-tax"),
+        "anonymous": ("msg-ent-a", "msg-ent-p", "msg-tax")}),
     "draw": (("draw_id",), MISSING, {role: ("G", "G", "G") for role in VISIBLE}),
 }
 # What a route publishes beyond the caller's own: the monthly notice (通报)
@@ -107,9 +116,10 @@ PUBLISHED = {p: {"department": {"K", "L"}} for p in ("/api/v1/notices", "/notice
 CASES = ("own", "other tenant", "other department")
 # Families whose actions get a valid body (the document's examples): the
 # gateway validates a body before the service looks at the object, so with {}
-# only the validation would answer. A visit's actions change little that the
-# matrix reads (a cancelled visit is still read with 200).
-VALID_BODIES = {"visit", "rectification item"}
+# only the validation would answer. What they change the matrix does not read
+# back as a condition (a cancelled visit, a closed item, a read message are
+# still their owner's).
+VALID_BODIES = {"visit", "rectification item", "inbox"}
 DEFAULTS = {"token": "not-a-token", "key_id": "0123456789ab", "service_code": "permit",
             "fmt": "json",
             # the other routes' parameters: a real name where the route checks it
@@ -203,6 +213,16 @@ def _objects(api, who):
                 "responsible_leader": "王副县长", "co_departments": [], "deadline": deadline}]})
         assert r.status_code == 201, (name, r.text)
         ids[f"list-{lead}"], ids[name] = r.json()["id"], r.json()["items"][0]["id"]
+    inboxes = {"msg-ent-a": who["enterprise"], "msg-ent-p": bearer("enterprise", PLAIN, sub="user-p"), "msg-market": who["department"],
+               "msg-tax": tax}
+    for name, headers in inboxes.items():  # notify writes them from the appeals' events
+        for _ in range(200):
+            items = api.get("/api/v1/inbox", who=headers).json()["items"]
+            if items:
+                ids[name] = items[0]["id"]
+                break
+            eventlet.sleep(0.05)
+        assert name in ids, f"no message in {name}'s inbox"
     return ids
 
 
