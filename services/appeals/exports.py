@@ -14,7 +14,7 @@ import json
 import logging
 import uuid
 
-from sqlalchemy import (BigInteger, Integer, JSON, LargeBinary, String, delete, func, select)
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kernel import exports as kx
