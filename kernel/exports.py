@@ -27,9 +27,10 @@ def safe_cell(value):
     return value
 
 
-# -- exports as jobs: written to a file page by page, fetched in chunks --------------
+# -- exports as jobs: written page by page, kept in the database, fetched in chunks --------
 import csv  # noqa: E402
 import os  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import eventlet  # noqa: E402
@@ -39,11 +40,15 @@ from kernel.config import ROOT, setting  # noqa: E402
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-CHUNK_BYTES = 256 * 1024  # one RPC reply of a download: small, whatever the file's size
+# One stored chunk and one RPC reply of a download: small, whatever the file's size.
+CHUNK_BYTES = 256 * 1024
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
 
 def export_dir(config) -> Path:
+    """Scratch space for a file being written (an XLSX is a zip, finished only at
+    the end). Local to the instance and emptied by the job itself: the finished
+    file lives in the owning service's database, so any replica serves it."""
     path = Path(setting(config, "EXPORT_DIR") or ROOT / "var" / "exports")
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -79,11 +84,28 @@ def write_pages(path, fmt, header, pages, progress, sheet_title="export"):
     return done
 
 
-def read_chunk(path, offset, size=CHUNK_BYTES):
-    """``size`` bytes of the file from ``offset`` (b"" past its end)."""
+def scratch_file(directory, suffix):
+    """A fresh file name in ``directory`` for one job's writing."""
+    fd, name = tempfile.mkstemp(prefix="export-", suffix=suffix, dir=str(directory))
+    os.close(fd)
+    return Path(name)
+
+
+def file_chunks(path, size=CHUNK_BYTES):
+    """The file's bytes, ``size`` at a time (one chunk in memory at once)."""
     with open(path, "rb") as f:
-        f.seek(max(0, int(offset)))
-        return f.read(size)
+        while True:
+            data = f.read(size)
+            if not data:
+                return
+            yield data
+            eventlet.sleep(0)
+
+
+def chunk_at(offset, size=CHUNK_BYTES):
+    """``(seq, skip)``: which stored chunk holds byte ``offset``, and where in it."""
+    offset = max(0, int(offset))
+    return offset // size, offset % size
 
 
 def remove_quietly(path):

@@ -231,8 +231,8 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     def start_export(self, query):
         caller = self.caller.require()
         q = schemas.load(schemas.ExportQuery, query)
-        job = exports.create(self.db, query, q, caller, utcnow())
         config = self.container_config
+        job = exports.create(self.db, query, q, caller, utcnow(), ttl=_export_ttl(config))
         self.rules.container.spawn_managed_thread(
             lambda: exports.run(self.db, job["id"], export_dir(config),
                                 int(setting(config, "EXPORT_PAGE_ROWS", 1000))),
@@ -241,12 +241,14 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
 
     @rpc
     def export_status(self, job_id):
-        return exports.find(self.db, job_id, self.caller.require())
+        return exports.find(self.db, job_id, self.caller.require(),
+                            ttl=_export_ttl(self.container_config))
 
     @rpc
     def export_chunk(self, job_id, offset=0):
+        # from the database: the replica that wrote the file need not be this one
         data = exports.chunk(self.db, job_id, self.caller.require(), offset,
-                             export_dir(self.container_config))
+                             ttl=_export_ttl(self.container_config))
         return {"offset": offset, "content_base64": base64.b64encode(data).decode("ascii")}
 
     @rpc
@@ -612,3 +614,6 @@ def _owns(caller, item):
     """The task force sees every item; a department those it leads or co-handles."""
     return caller.is_staff or (caller.role == "department" and _owns_as(caller.org, item))
 
+
+def _export_ttl(config):
+    return int(setting(config, "EXPORT_TTL_SECONDS", exports.TTL_SECONDS))

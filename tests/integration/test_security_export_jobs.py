@@ -132,3 +132,97 @@ def test_exports_through_the_gateway_start_progress_and_download(start_service, 
         assert len(rows) == 2 and rows[1][6] == "'@SUM(1)"
     finally:
         stack.close()
+
+
+def _wait_done(api, location, who):
+    for _ in range(300):
+        job = api.get(location, who=who).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        eventlet.sleep(0.05)
+    return job
+
+
+def test_a_download_lands_on_a_replica_that_did_not_write_the_file(db_factory, start_service,
+                                                                   tmp_path):
+    # rule: APP-8 — two replicas of the appeals service on one database, each
+    # with its own scratch directory (no shared volume): the job runs on one,
+    # that one goes away, and the other serves the download.
+    from tests.integration.test_gateway_kit import Stack, appeal_body, bearer
+    stack = Stack(start_service, db_factory)
+    try:
+        url = stack.appeals.config["DB_URL"]
+        stack.appeals.stop()
+        first = start_service(AppealsService, DB_URL=url, EXPORT_DIR=str(tmp_path / "one"),
+                              EXPORT_PAGE_ROWS=50)
+        stack.appeals = first
+        api = stack.gateway()
+        ent = bearer("enterprise", "91433126MA4L00010B", sub="user-a")
+        assert api.post("/api/v1/appeals", who=ent, json=appeal_body(
+            title="+副本 0", enterprise_code=None)).status_code == 201
+        _copies(first, 2999)  # a file of several chunks
+        tf = bearer("taskforce", "taskforce", sub="tf-1")
+        started = api.post("/api/v1/appeals/exports", who=tf, params={"format": "csv"})
+        assert started.status_code == 202, started.text
+        job = _wait_done(api, started.headers["Location"], tf)
+        assert job["status"] == "done" and job["rows_done"] == 3000, job
+        assert job["size"] > 256 * 1024  # more than one chunk to fetch
+        assert not any((tmp_path / "one").iterdir())  # no file left behind on the writer
+
+        second = start_service(AppealsService, DB_URL=url, EXPORT_DIR=str(tmp_path / "two"))
+        first.stop()
+        stack.appeals = second
+        got = api.get(job["download"], who=tf)
+        assert got.status_code == 200, got.text
+        assert int(got.headers["Content-Length"]) == job["size"] == len(got.content)
+        rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+        assert len(rows) == 3001 and rows[1][6] == "'+副本 0"
+        assert {r[6] for r in rows[2:]} == {f"台账 {i}" for i in range(2999)}
+        # the other replica keeps who may download: another person's job is not there
+        other = bearer("taskforce", "taskforce", sub="tf-2")
+        assert api.get(job["download"], who=other).status_code == 404
+        assert api.get(job["download"], who=bearer("department", "tax", sub="clerk-tax")
+                       ).status_code == 404
+    finally:
+        stack.close()
+
+
+def test_an_expired_export_is_gone_with_its_file(db_factory, start_service, tmp_path, rpc,
+                                                 callers):
+    # db_factory first: its database outlives the container at teardown
+    # rule: APP-8 — finished files do not pile up in the database
+    url = db_factory("appeals")
+    start_service(AppealsService, DB_URL=url, EXPORT_DIR=str(tmp_path / "x"),
+                  EXPORT_TTL_SECONDS=2)
+    with rpc(callers["ent_a"]) as p:
+        p.appeals.create_appeal({"channel": "mini_program", "category": "permit", "town": "hongshi",
+                                 "title": "审批", "content": "内容", "contact_name": "张明",
+                                 "contact_phone": "13912340001"})
+    engine = sa.create_engine(normalise_url(url))
+
+    def chunks(job_id):
+        with engine.connect() as c:
+            return c.execute(sa.text("SELECT count(*) FROM export_chunks WHERE job_id = :j"),
+                             {"j": job_id}).scalar_one()
+
+    try:
+        with rpc(callers["taskforce"]) as p:
+            job = p.appeals.start_export({"format": "xlsx"})
+            for _ in range(100):
+                if p.appeals.export_status(job["id"])["status"] == "done":
+                    break
+                eventlet.sleep(0.05)
+            assert chunks(job["id"]) >= 1 and p.appeals.export_chunk(job["id"], 0)["content_base64"]
+            eventlet.sleep(2.2)
+            with pytest.raises(NotFound):  # expired: as if it never existed
+                p.appeals.export_status(job["id"])
+            with pytest.raises(NotFound):
+                p.appeals.export_chunk(job["id"], 0)
+            after = p.appeals.start_export({"format": "csv"})  # the next job purges the old one
+            for _ in range(100):
+                if p.appeals.export_status(after["id"])["status"] == "done":
+                    break
+                eventlet.sleep(0.05)
+        assert chunks(job["id"]) == 0 and chunks(after["id"]) == 1
+    finally:
+        engine.dispose()
