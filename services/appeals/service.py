@@ -4,7 +4,7 @@ import base64
 import logging
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, case, delete, literal, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from kernel.calendar import to_utc, utcnow
@@ -145,21 +145,100 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     # -- the ladder (APP-4, APP-5) -------------------------------------------------
     @configurable_timer("SWEEP_INTERVAL_SECONDS", 60)
     def sweep(self):
-        """Climb the ladder for the appeals that are due — only those (indexed)."""
+        """Climb the ladder for the appeals that are due — only those (indexed).
+        Pages of ``SWEEP_BATCH`` due appeals in keyset order (next_check_at, id);
+        each page is computed in memory and written in one transaction (bulk
+        history and escalation rows, one outbox INSERT). A page that fails as a
+        whole is done again one appeal per transaction, which isolates a
+        broken row and a lost race exactly as before."""
         now = utcnow()
         batch = int(setting(self.container_config, "SWEEP_BATCH", 500))
         done = 0
+        after = None  # the last (next_check_at, id) of the previous page
         while True:
-            with self.db.reading() as s:
-                ids = s.execute(select(Appeal.id).where(Appeal.next_check_at <= now)
-                                .order_by(Appeal.next_check_at).limit(batch)).scalars().all()
-            if not ids:
-                break
-            for appeal_id in ids:
-                done += self._sweep_one(appeal_id, now)
+            ids, after, swept = self._sweep_page(now, batch, after)
+            if swept is None:  # the page as a whole failed: one by one
+                swept = sum(self._sweep_one(appeal_id, now) for appeal_id in ids)
+            done += swept
             if len(ids) < batch:
                 break
         return done
+
+    def _due_page(self, s, now, batch, after):
+        q = select(Appeal).where(Appeal.next_check_at <= now)
+        if after is not None:
+            at, last_id = after
+            q = q.where(or_(Appeal.next_check_at > at,
+                            and_(Appeal.next_check_at == at, Appeal.id > last_id)))
+        q = q.order_by(Appeal.next_check_at, Appeal.id).limit(batch)
+        if s.bind.dialect.name == "postgresql":
+            # rows another instance is sweeping right now are its own: skip
+            # them (on SQLite, BEGIN IMMEDIATE already serialises sweeps)
+            q = q.with_for_update(skip_locked=True, of=Appeal)
+        return s.execute(q).scalars().all()
+
+    def _sweep_page(self, now, batch, after):
+        """One page in one transaction; returns its ids, the keyset cursor
+        after it and how many appeals moved (None: the page failed as a whole
+        and was rolled back)."""
+        cal, policy = self.rules.calendar, self.rules.policy
+        ids, cursor = [], after
+        try:
+            with self.db.transaction() as s:
+                appeals = self._due_page(s, now, batch, after)
+                if not appeals:
+                    return [], after, 0
+                ids = [a.id for a in appeals]
+                cursor = (appeals[-1].next_check_at, appeals[-1].id)
+                # The rows are this transaction's until it ends (FOR UPDATE on
+                # PostgreSQL, BEGIN IMMEDIATE on SQLite): computed detached, in
+                # memory, then written with one UPDATE instead of one per row.
+                before = [{c: getattr(a, c) for c in _SWEPT_COLUMNS} for a in appeals]
+                s.expunge_all()
+                moved, escalations, history, events = 0, [], [], []
+                for appeal in appeals:
+                    effect = self._climb(escalations, appeal, now, cal, policy)
+                    if effect is None:
+                        continue
+                    moved += 1
+                    history += [{"appeal_id": appeal.id, "at": now, **h} for h in effect.history]
+                    base = self._event_base(appeal)
+                    events += [(t, {**base, **extra}) for t, extra in effect.events]
+                _update_rows(s, appeals, before)
+                if escalations:
+                    s.execute(Escalation.__table__.insert(), escalations)
+                if history:
+                    s.execute(AppealHistory.__table__.insert(), history)
+                self.outbox.add_many(s, events)  # the page's events: one INSERT
+            return ids, cursor, moved
+        except Exception as exc:
+            if not ids:
+                raise  # not even the page could be read: the timer logs it
+            _log.warning("sweep: a page of %d failed as a whole (%s); one by one", len(ids),
+                      type(exc).__name__)
+            return ids, cursor, None
+
+    @staticmethod
+    def _climb(escalations, appeal, now, cal, policy):
+        """The ladder's work on one due appeal, in memory: its effect, or None
+        when nothing was due after all (its next check moves on). The steps
+        taken are appended to ``escalations`` as rows."""
+        appeal.sweep_failures = 0
+        if appeal.status == domain.REPLIED:
+            effect = domain.apply(appeal, "close_timeout", {}, SYSTEM, now, cal, policy)
+        else:
+            levels = domain.due_steps(appeal, now, cal, policy)
+            if not levels:
+                appeal.next_check_at = domain.next_check(appeal, cal, policy)
+                return None
+            effect = domain.climb(appeal, levels, now, cal, policy)
+            round_ = domain.escalation_round(appeal)
+            escalations += [{"appeal_id": appeal.id, "round": round_, "level": level,
+                             "step": domain.LADDER[level - 1],
+                             "department": appeal.lead_department, "at": now}
+                            for level in levels]
+        appeal.updated_at = now
+        return effect
 
     @property
     def container_config(self):
@@ -177,21 +256,11 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 appeal = s.get(Appeal, appeal_id)
                 if appeal is None or appeal.next_check_at is None or appeal.next_check_at > now:
                     return 0  # another instance got here first
-                appeal.sweep_failures = 0
-                if appeal.status == domain.REPLIED:
-                    effect = domain.apply(appeal, "close_timeout", {}, SYSTEM, now, cal, policy)
-                else:
-                    levels = domain.due_steps(appeal, now, cal, policy)
-                    if not levels:
-                        appeal.next_check_at = domain.next_check(appeal, cal, policy)
-                        return 0
-                    effect = domain.climb(appeal, levels, now, cal, policy)
-                    round_ = domain.escalation_round(appeal)
-                    for level in levels:
-                        s.add(Escalation(appeal_id=appeal.id, round=round_, level=level,
-                                         step=domain.LADDER[level - 1],
-                                         department=appeal.lead_department, at=now))
-                appeal.updated_at = now
+                escalations = []
+                effect = self._climb(escalations, appeal, now, cal, policy)
+                if effect is None:
+                    return 0
+                s.add_all([Escalation(**e) for e in escalations])
                 s.flush()
                 self._commit_effect(s, appeal, effect, now)
                 return 1
@@ -598,6 +667,34 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
 
 
 _LIST_HEAD = schemas.RectificationListOut(exclude=("items",))  # items are dumped one by one
+
+
+# What the sweep may change on an appeal (the ladder, close_timeout's closing).
+_SWEPT_COLUMNS = ("status", "escalation_level", "next_check_at", "sweep_failures", "closed_at",
+                  "under_review", "updated_at")
+
+
+def _update_rows(s, appeals, before):
+    """Write what changed on each appeal with ONE UPDATE (a CASE on the id per
+    changed column); the version goes up as the ORM's would, so a copy another
+    worker holds is stale. Any row not matched fails the page."""
+    table = Appeal.__table__
+    changed = {}
+    for appeal, old in zip(appeals, before):
+        for column in _SWEPT_COLUMNS:
+            value = getattr(appeal, column)
+            if value != old[column]:
+                changed.setdefault(column, {})[appeal.id] = value
+    if not changed:
+        return
+    ids = [a.id for a in appeals]
+    values = {column: case({i: literal(v, table.c[column].type) for i, v in by_id.items()},
+                           value=table.c.id, else_=table.c[column])
+              for column, by_id in changed.items()}
+    values["version"] = table.c.version + 1
+    result = s.execute(update(table).where(table.c.id.in_(ids)).values(**values))
+    if result.rowcount != len(ids):
+        raise StaleDataError(f"sweep: {result.rowcount} of {len(ids)} appeals updated")
 
 
 def _actor(caller):
