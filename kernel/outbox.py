@@ -180,7 +180,9 @@ class OutboxRelay(DependencyProvider):
                          "payload": json.dumps(envelope, ensure_ascii=False),
                          "headers": headers, "created_at": now, "attempts": 0})
         if rows:
-            session.execute(self.table.insert(), rows)
+            # Core on the session's connection (same transaction): the ORM's
+            # execution path costs more than this INSERT's own work.
+            session.connection().execute(self.table.insert(), rows)
             session.info["outbox_dirty"] = True
         return [r["event_id"] for r in rows]
 

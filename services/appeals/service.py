@@ -91,6 +91,7 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
             # appeal with RETURNING, its co-handlers, its history, its events)
             # and the answer built from what was written, not read back.
             with self.db.transaction() as s:
+                c = s.connection()  # Core on the session's connection: no ORM execution
                 row = {k: v for k, v in data.items() if k != "received_at"}
                 row["received_at"] = to_utc(data["received_at"]) if data["received_at"] else now
                 row["created_by"] = caller.sub or caller.org
@@ -98,7 +99,7 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 row["created_at"] = row["updated_at"] = now
                 appeal = SimpleNamespace(**row, enterprise_name=None)
                 category = self.rules.profile.categories[appeal.category]
-                effect = domain.receive(appeal, self._routes(s, appeal.category),
+                effect = domain.receive(appeal, self._routes(c, appeal.category),
                                         category.get("default_tier"), now, self.rules.calendar,
                                         self.rules.policy, caller)
                 row = vars(appeal)
@@ -106,13 +107,13 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 del row["enterprise_name"]  # looked up by the INSERT itself
                 row["version"] = 1  # the ORM's version counter starts there
                 row["known_enterprise"] = row["enterprise_code"]
-                stored = s.execute(_INSERT_APPEAL, row).one()._asdict()
+                stored = c.execute(_INSERT_APPEAL, row).one()._asdict()
                 appeal = SimpleNamespace(**stored, co_departments=co)
                 if co:
-                    s.execute(AppealCoDepartment.__table__.insert(),
-                              [{"appeal_id": appeal.id, "department": c} for c in co])
+                    c.execute(AppealCoDepartment.__table__.insert(),
+                              [{"appeal_id": appeal.id, "department": d} for d in co])
                 history = [{"appeal_id": appeal.id, "at": now, **h} for h in effect.history]
-                s.execute(AppealHistory.__table__.insert(), history)
+                c.execute(AppealHistory.__table__.insert(), history)
                 base = self._event_base(appeal)
                 self.outbox.add_many(s, [(t, {**base, **extra}) for t, extra in effect.events])
                 out = self._out_row(appeal, now)
@@ -633,10 +634,10 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod
-    def _routes(s, category):
+    def _routes(c, category):
         """The routing table's rows of one category (the only ones that can match)."""
-        return [domain.Route(c, town, lead, tuple(co or ()))
-                for c, town, lead, co in s.execute(_ROUTES, {"category": category})]
+        return [domain.Route(cat, town, lead, tuple(co or ()))
+                for cat, town, lead, co in c.execute(_ROUTES, {"category": category})]
 
     def _commit_effect(self, s, appeal, effect, now):
         for h in effect.history:

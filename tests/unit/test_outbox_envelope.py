@@ -13,6 +13,9 @@ class _Session:
     def __init__(self):
         self.info, self.rows = {}, []
 
+    def connection(self):
+        return self  # the INSERT goes to the session's connection
+
     def execute(self, statement, rows):
         self.rows += rows
 
