@@ -184,17 +184,29 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         return done
 
     def _due_page(self, s, now, batch, after):
-        q = select(Appeal).where(Appeal.next_check_at <= now)
+        """The next page of due appeals as plain objects (Core rows and their
+        co-handlers: nothing for the ORM to track), locked for this transaction."""
+        t = Appeal.__table__
+        q = select(t).where(t.c.next_check_at <= now)
         if after is not None:
             at, last_id = after
-            q = q.where(or_(Appeal.next_check_at > at,
-                            and_(Appeal.next_check_at == at, Appeal.id > last_id)))
-        q = q.order_by(Appeal.next_check_at, Appeal.id).limit(batch)
-        if s.bind.dialect.name == "postgresql":
+            q = q.where(or_(t.c.next_check_at > at,
+                            and_(t.c.next_check_at == at, t.c.id > last_id)))
+        q = q.order_by(t.c.next_check_at, t.c.id).limit(batch)
+        c = s.connection()
+        if c.dialect.name == "postgresql":
             # rows another instance is sweeping right now are its own: skip
             # them (on SQLite, BEGIN IMMEDIATE already serialises sweeps)
-            q = q.with_for_update(skip_locked=True, of=Appeal)
-        return s.execute(q).scalars().all()
+            q = q.with_for_update(skip_locked=True, of=t)
+        appeals = [SimpleNamespace(**r._asdict(), co_departments=[]) for r in c.execute(q)]
+        if appeals:
+            by_id = {a.id: a for a in appeals}
+            co = AppealCoDepartment.__table__.c
+            for appeal_id, department in c.execute(
+                    select(co.appeal_id, co.department).where(co.appeal_id.in_(list(by_id)))
+                    .order_by(co.id)):
+                by_id[appeal_id].co_departments.append(department)
+        return appeals
 
     def _sweep_page(self, now, batch, after):
         """One page in one transaction; returns its ids, the keyset cursor
@@ -210,10 +222,9 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 ids = [a.id for a in appeals]
                 cursor = (appeals[-1].next_check_at, appeals[-1].id)
                 # The rows are this transaction's until it ends (FOR UPDATE on
-                # PostgreSQL, BEGIN IMMEDIATE on SQLite): computed detached, in
-                # memory, then written with one UPDATE instead of one per row.
+                # PostgreSQL, BEGIN IMMEDIATE on SQLite): computed in memory,
+                # then written with one UPDATE instead of one per row.
                 before = [{c: getattr(a, c) for c in _SWEPT_COLUMNS} for a in appeals]
-                s.expunge_all()
                 moved, escalations, history, events = 0, [], [], []
                 for appeal in appeals:
                     effect = self._climb(escalations, appeal, now, cal, policy)
@@ -225,9 +236,9 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                     events += [(t, {**base, **extra}) for t, extra in effect.events]
                 _update_rows(s, appeals, before)
                 if escalations:
-                    s.execute(Escalation.__table__.insert(), escalations)
+                    s.connection().execute(Escalation.__table__.insert(), escalations)
                 if history:
-                    s.execute(AppealHistory.__table__.insert(), history)
+                    s.connection().execute(AppealHistory.__table__.insert(), history)
                 self.outbox.add_many(s, events)  # the page's events: one INSERT
             return ids, cursor, moved
         except Exception as exc:
@@ -718,11 +729,19 @@ def _update_rows(s, appeals, before):
     if not changed:
         return
     ids = [a.id for a in appeals]
-    values = {column: case({i: literal(v, table.c[column].type) for i, v in by_id.items()},
-                           value=table.c.id, else_=table.c[column])
-              for column, by_id in changed.items()}
+    values = {}
+    for column, by_id in changed.items():
+        ids_by_value = {}  # most rows of a page share their new values (the level, now)
+        for appeal_id, value in by_id.items():
+            ids_by_value.setdefault(value, []).append(appeal_id)
+        if len(ids_by_value) == 1 and len(by_id) == len(ids):
+            values[column] = literal(next(iter(ids_by_value)), table.c[column].type)
+        else:
+            values[column] = case(*[(table.c.id.in_(same), literal(value, table.c[column].type))
+                                    for value, same in ids_by_value.items()],
+                                  else_=table.c[column])
     values["version"] = table.c.version + 1
-    result = s.execute(update(table).where(table.c.id.in_(ids)).values(**values))
+    result = s.connection().execute(update(table).where(table.c.id.in_(ids)).values(**values))
     if result.rowcount != len(ids):
         raise StaleDataError(f"sweep: {result.rowcount} of {len(ids)} appeals updated")
 
