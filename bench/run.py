@@ -12,7 +12,8 @@ the table, the raw figures, the machine, the versions and the date go to
 Sections: 1 the floor (raw kombu request/reply; WSGI hello on eventlet.wsgi +
 werkzeug), 2 platform RPC (appeals.get_appeal through kernel.rpc.cluster_proxy),
 3 end to end (POST /api/v1/appeals through the gateway against the monolith
-in ``bench/monolith.py``), 4 cost as the data grows (sweep, ledger pages),
+in ``bench/monolith.py``, and the monolith against a plain WSGI + one INSERT
+in ``bench/plain.py``), 4 cost as the data grows (sweep, ledger pages),
 5 memory (RSS of each service process idle and after the load).
 
 Targets are printed with pass/fail; they are the project's, never relaxed here.
@@ -54,6 +55,8 @@ APPEAL = {"channel": "mini_program", "category": "permit", "town": "hongshi",
 TARGET_E2E_THROUGHPUT = 0.7   # gateway ≥ 0.7 × monolith requests/s
 TARGET_E2E_P99 = 2.0          # gateway p99 ≤ 2 × monolith p99, with zero errors
 TARGET_RPC = 0.5              # platform RPC ≥ 0.5 × raw kombu sequential
+TARGET_WORK = 0.5             # in-process monolith ≥ 0.5 × a plain WSGI + one INSERT (issue #16)
+TARGET_CPU_PER_APPEAL_MS = 4  # CPU per created appeal, all processes, ≤ 4 ms (issue #16)
 TARGET_RANKING = 3            # monthly ranking at 1M ratings ≤ 3 × at 10k (SCO-3)
 TARGET_RANKING_MS = 1000      # and under a second
 TARGET_SESSION_MS = 1000      # live session: a score on the screen within a second (p99)
@@ -337,6 +340,20 @@ class Run:
         self.raw["rss_after"]["monolith"] = mono.rss_mb()
         self.stop(mono)
 
+        # ... and the work's own floor: a plain WSGI + one INSERT per POST, same table.
+        port = free_port()
+        plain = self.child(Child("plain", [PYTHON, "-m", "bench.plain", "--port", str(port),
+                                           "--db-url", db], self.workdir))
+        wait_http(f"http://127.0.0.1:{port}/healthz", child=plain)
+        url = f"http://127.0.0.1:{port}/api/v1/appeals"
+        self.raw["plain_first_post"] = post_once(url, body, headers)
+        if self.raw["plain_first_post"][0] != 201:
+            self.notes.append(f"the plain program answered {self.raw['plain_first_post']} to one POST, not 201")
+        for c in (16, 64):
+            self.raw[f"plain_{c}"] = self.load(f"plain-{c}", url, c, {"plain": plain}, method="POST",
+                                               body=body, headers=headers)
+        self.stop(plain)
+
     # 4. cost as the data grows
     def growth(self, amqp):
         db = self.res.database("growth")
@@ -488,6 +505,33 @@ def build_rows(raw, p):
             f"other work {gw['cpu_cores'].get('other', 0):.2f})",
             f"{mono_parts} = {mono_total:.1f} (other work {mono['cpu_cores'].get('other', 0):.2f} cores)",
             _ratio(gw_total, mono_total), ref_value=mono_total)
+        plain = raw.get("plain_16")
+        plain_total, plain_parts = spent(plain, ("plain", "postgresql")) if plain else (None, "—")
+        row("3 end to end", "CPU per created appeal (ms), all processes (gateway + service + broker + "
+            "database), 16 conn", gw_total, "ms", f"{gw_total:.1f}",
+            f"plain program: {plain_parts} = {plain_total:.1f}" if plain else "plain program: —",
+            _ratio(gw_total, plain_total), f"≤ {TARGET_CPU_PER_APPEAL_MS} ms",
+            gw_total <= TARGET_CPU_PER_APPEAL_MS, ref_value=plain_total)
+
+    # the work itself: the in-process monolith against a plain WSGI + one INSERT
+    for c in (16, 64):
+        mono, plain = raw.get(f"monolith_{c}"), raw.get(f"plain_{c}")
+        if not plain:
+            continue
+        ratio = _ratio(mono and mono["rate"], plain["rate"])
+        target, ok = "", None
+        if c == 16:
+            target = f"≥ {TARGET_WORK}× req/s"
+            ok = (ratio is not None and ratio >= TARGET_WORK and mono["errors"] == 0
+                  and (raw.get("monolith_first_post") or [None])[0] == 201)
+        cpu = ""
+        if mono and "cpu_ms_per_request" in mono:
+            m, pl = mono["cpu_ms_per_request"], plain["cpu_ms_per_request"]
+            cpu = (f" · CPU/appeal {m.get('monolith', 0) + m.get('postgresql', 0):.1f} ms vs "
+                   f"{pl.get('plain', 0) + pl.get('postgresql', 0):.1f} ms")
+        row("3 end to end", f"the work: in-process monolith / plain WSGI + one INSERT, {c} conn",
+            mono and mono["rate"], "req/s", f"monolith: {_http(mono)}{cpu}",
+            f"plain: {_http(plain)}", ratio, target, ok, ref_value=plain["rate"])
 
     # 4. cost as the data grows
     g = raw.get("growth") or {}

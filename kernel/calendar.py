@@ -9,6 +9,7 @@ logs a warning once.
 Deadline convention (限时办结): "N working days from receipt" ends at the close
 (23:59:59.999999 local) of the Nth working day *after* the day of receipt.
 """
+import bisect
 import datetime as dt
 import json
 import logging
@@ -65,6 +66,11 @@ class WorkingCalendar:
     def __init__(self, schedules=()):
         self._schedules = {s.year: s for s in schedules}
         self._warned = set()
+        # Working days as sorted ordinals over the contiguous years [_lo, _hi],
+        # built a year at a time on first use: the arithmetic below is a
+        # bisect instead of a day-by-day walk through chinese_calendar.
+        self._lo = self._hi = None
+        self._days = []
 
     @classmethod
     def from_dir(cls, path):
@@ -96,27 +102,60 @@ class WorkingCalendar:
                 day.year, day.year)
         return day.weekday() < 5
 
+    def _year_days(self, year):
+        d, end, out = dt.date(year, 1, 1), dt.date(year, 12, 31), []
+        while d <= end:
+            if self.is_working_day(d):
+                out.append(d.toordinal())
+            d += dt.timedelta(days=1)
+        return out
+
+    def _cover(self, year):
+        """Make the table reach ``year`` (contiguous with what it holds)."""
+        if self._lo is None:
+            self._lo = self._hi = year
+            self._days = self._year_days(year)
+            return
+        if year < self._lo:
+            before = []
+            for y in range(year, self._lo):
+                before += self._year_days(y)
+            self._days = before + self._days
+            self._lo = year
+        elif year > self._hi:
+            after = list(self._days)
+            for y in range(self._hi + 1, year + 1):
+                after += self._year_days(y)
+            self._days = after  # a new list: a reader mid-bisect keeps the old one
+            self._hi = year
+
     def add_working_days(self, day: dt.date, n: int) -> dt.date:
         """The nth working day after ``day`` (n < 0: before; n == 0: ``day`` itself)."""
-        step = 1 if n >= 0 else -1
-        remaining = abs(n)
-        d = day
-        while remaining:
-            d += dt.timedelta(days=step)
-            if self.is_working_day(d):
-                remaining -= 1
-        return d
+        if n == 0:
+            return day
+        self._cover(day.year)
+        o = day.toordinal()
+        while True:
+            days = self._days
+            if n > 0:
+                i = bisect.bisect_right(days, o) + n - 1
+                if i < len(days):
+                    return dt.date.fromordinal(days[i])
+                self._cover(self._hi + 1)
+            else:
+                i = bisect.bisect_left(days, o) + n
+                if i >= 0:
+                    return dt.date.fromordinal(days[i])
+                self._cover(self._lo - 1)
 
     def working_days_between(self, start: dt.date, end: dt.date) -> int:
         """Working days in (start, end]; negative when end is before start."""
         if end < start:
             return -self.working_days_between(end, start)
-        n, d = 0, start
-        while d < end:
-            d += dt.timedelta(days=1)
-            if self.is_working_day(d):
-                n += 1
-        return n
+        self._cover(start.year)
+        self._cover(end.year)
+        days = self._days
+        return bisect.bisect_right(days, end.toordinal()) - bisect.bisect_right(days, start.toordinal())
 
     # -- instants -----------------------------------------------------------
     @staticmethod

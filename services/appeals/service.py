@@ -3,8 +3,9 @@ apply the domain, commit state and events together (outbox), answer."""
 import base64
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, bindparam, case, delete, literal, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from kernel.calendar import to_utc, utcnow
@@ -20,7 +21,7 @@ from kernel.rules import CountyRules
 from kernel.timers import configurable_timer
 
 from . import domain, exports, ledger, schemas
-from .models import (Appeal, AppealHistory, Enterprise, Escalation, RectificationItem,
+from .models import (Appeal, AppealCoDepartment, AppealHistory, Enterprise, Escalation, RectificationItem,
                      RectificationList, RouteChange, RoutingRule, outbox_table, processed_table)
 
 _log = logging.getLogger(__name__)
@@ -85,21 +86,39 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
         key = scoped_key(caller, raw_key) if raw_key else None
 
         def create():
+            # Plain rows and Core statements: the appeal is new, so there is
+            # nothing for the ORM's unit of work to track; four INSERTs (the
+            # appeal with RETURNING, its co-handlers, its history, its events)
+            # and the answer built from what was written, not read back.
             with self.db.transaction() as s:
-                appeal = Appeal(**{k: v for k, v in data.items() if k != "received_at"})
-                appeal.received_at = to_utc(data["received_at"]) if data["received_at"] else now
-                appeal.created_by = caller.sub or caller.org
-                appeal.idempotency_key = key
-                appeal.created_at = appeal.updated_at = now
-                ent = s.get(Enterprise, appeal.enterprise_code)
-                appeal.enterprise_name = ent.name if ent else None
+                c = s.connection()  # Core on the session's connection: no ORM execution
+                row = {k: v for k, v in data.items() if k != "received_at"}
+                row["received_at"] = to_utc(data["received_at"]) if data["received_at"] else now
+                row["created_by"] = caller.sub or caller.org
+                row["idempotency_key"] = key
+                row["created_at"] = row["updated_at"] = now
+                appeal = SimpleNamespace(**row, enterprise_name=None)
                 category = self.rules.profile.categories[appeal.category]
-                effect = domain.receive(appeal, self._routes(s), category.get("default_tier"),
-                                        now, self.rules.calendar, self.rules.policy, caller)
-                s.add(appeal)
-                s.flush()
-                self._commit_effect(s, appeal, effect, now)
-                return self._out(s, appeal, now)
+                effect = domain.receive(appeal, self._routes(c, appeal.category),
+                                        category.get("default_tier"), now, self.rules.calendar,
+                                        self.rules.policy, caller)
+                row = vars(appeal)
+                co = row.pop("co_departments")
+                del row["enterprise_name"]  # looked up by the INSERT itself
+                row["version"] = 1  # the ORM's version counter starts there
+                row["known_enterprise"] = row["enterprise_code"]
+                stored = c.execute(_INSERT_APPEAL, row).one()._asdict()
+                appeal = SimpleNamespace(**stored, co_departments=co)
+                if co:
+                    c.execute(AppealCoDepartment.__table__.insert(),
+                              [{"appeal_id": appeal.id, "department": d} for d in co])
+                history = [{"appeal_id": appeal.id, "at": now, **h} for h in effect.history]
+                c.execute(AppealHistory.__table__.insert(), history)
+                base = self._event_base(appeal)
+                self.outbox.add_many(s, [(t, {**base, **extra}) for t, extra in effect.events])
+                out = self._out_row(appeal, now)
+                out["history"] = history  # the new appeal's whole history, in order
+                return dump(schemas.AppealOut, out)
         return create_once(key, self._by_key, create)
 
     def _by_key(self, key):
@@ -145,21 +164,111 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     # -- the ladder (APP-4, APP-5) -------------------------------------------------
     @configurable_timer("SWEEP_INTERVAL_SECONDS", 60)
     def sweep(self):
-        """Climb the ladder for the appeals that are due — only those (indexed)."""
+        """Climb the ladder for the appeals that are due — only those (indexed).
+        Pages of ``SWEEP_BATCH`` due appeals in keyset order (next_check_at, id);
+        each page is computed in memory and written in one transaction (bulk
+        history and escalation rows, one outbox INSERT). A page that fails as a
+        whole is done again one appeal per transaction, which isolates a
+        broken row and a lost race exactly as before."""
         now = utcnow()
         batch = int(setting(self.container_config, "SWEEP_BATCH", 500))
         done = 0
+        after = None  # the last (next_check_at, id) of the previous page
         while True:
-            with self.db.reading() as s:
-                ids = s.execute(select(Appeal.id).where(Appeal.next_check_at <= now)
-                                .order_by(Appeal.next_check_at).limit(batch)).scalars().all()
-            if not ids:
-                break
-            for appeal_id in ids:
-                done += self._sweep_one(appeal_id, now)
+            ids, after, swept = self._sweep_page(now, batch, after)
+            if swept is None:  # the page as a whole failed: one by one
+                swept = sum(self._sweep_one(appeal_id, now) for appeal_id in ids)
+            done += swept
             if len(ids) < batch:
                 break
         return done
+
+    def _due_page(self, s, now, batch, after):
+        """The next page of due appeals as plain objects (Core rows and their
+        co-handlers: nothing for the ORM to track), locked for this transaction."""
+        t = Appeal.__table__
+        q = select(t).where(t.c.next_check_at <= now)
+        if after is not None:
+            at, last_id = after
+            q = q.where(or_(t.c.next_check_at > at,
+                            and_(t.c.next_check_at == at, t.c.id > last_id)))
+        q = q.order_by(t.c.next_check_at, t.c.id).limit(batch)
+        c = s.connection()
+        if c.dialect.name == "postgresql":
+            # rows another instance is sweeping right now are its own: skip
+            # them (on SQLite, BEGIN IMMEDIATE already serialises sweeps)
+            q = q.with_for_update(skip_locked=True, of=t)
+        appeals = [SimpleNamespace(**r._asdict(), co_departments=[]) for r in c.execute(q)]
+        if appeals:
+            by_id = {a.id: a for a in appeals}
+            co = AppealCoDepartment.__table__.c
+            for appeal_id, department in c.execute(
+                    select(co.appeal_id, co.department).where(co.appeal_id.in_(list(by_id)))
+                    .order_by(co.id)):
+                by_id[appeal_id].co_departments.append(department)
+        return appeals
+
+    def _sweep_page(self, now, batch, after):
+        """One page in one transaction; returns its ids, the keyset cursor
+        after it and how many appeals moved (None: the page failed as a whole
+        and was rolled back)."""
+        cal, policy = self.rules.calendar, self.rules.policy
+        ids, cursor = [], after
+        try:
+            with self.db.transaction() as s:
+                appeals = self._due_page(s, now, batch, after)
+                if not appeals:
+                    return [], after, 0
+                ids = [a.id for a in appeals]
+                cursor = (appeals[-1].next_check_at, appeals[-1].id)
+                # The rows are this transaction's until it ends (FOR UPDATE on
+                # PostgreSQL, BEGIN IMMEDIATE on SQLite): computed in memory,
+                # then written with one UPDATE instead of one per row.
+                before = [{c: getattr(a, c) for c in _SWEPT_COLUMNS} for a in appeals]
+                moved, escalations, history, events = 0, [], [], []
+                for appeal in appeals:
+                    effect = self._climb(escalations, appeal, now, cal, policy)
+                    if effect is None:
+                        continue
+                    moved += 1
+                    history += [{"appeal_id": appeal.id, "at": now, **h} for h in effect.history]
+                    base = self._event_base(appeal)
+                    events += [(t, {**base, **extra}) for t, extra in effect.events]
+                _update_rows(s, appeals, before)
+                if escalations:
+                    s.connection().execute(Escalation.__table__.insert(), escalations)
+                if history:
+                    s.connection().execute(AppealHistory.__table__.insert(), history)
+                self.outbox.add_many(s, events)  # the page's events: one INSERT
+            return ids, cursor, moved
+        except Exception as exc:
+            if not ids:
+                raise  # not even the page could be read: the timer logs it
+            _log.warning("sweep: a page of %d failed as a whole (%s); one by one", len(ids),
+                         type(exc).__name__)
+            return ids, cursor, None
+
+    @staticmethod
+    def _climb(escalations, appeal, now, cal, policy):
+        """The ladder's work on one due appeal, in memory: its effect, or None
+        when nothing was due after all (its next check moves on). The steps
+        taken are appended to ``escalations`` as rows."""
+        appeal.sweep_failures = 0
+        if appeal.status == domain.REPLIED:
+            effect = domain.apply(appeal, "close_timeout", {}, SYSTEM, now, cal, policy)
+        else:
+            levels = domain.due_steps(appeal, now, cal, policy)
+            if not levels:
+                appeal.next_check_at = domain.next_check(appeal, cal, policy)
+                return None
+            effect = domain.climb(appeal, levels, now, cal, policy)
+            round_ = domain.escalation_round(appeal)
+            escalations += [{"appeal_id": appeal.id, "round": round_, "level": level,
+                             "step": domain.LADDER[level - 1],
+                             "department": appeal.lead_department, "at": now}
+                            for level in levels]
+        appeal.updated_at = now
+        return effect
 
     @property
     def container_config(self):
@@ -177,21 +286,11 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 appeal = s.get(Appeal, appeal_id)
                 if appeal is None or appeal.next_check_at is None or appeal.next_check_at > now:
                     return 0  # another instance got here first
-                appeal.sweep_failures = 0
-                if appeal.status == domain.REPLIED:
-                    effect = domain.apply(appeal, "close_timeout", {}, SYSTEM, now, cal, policy)
-                else:
-                    levels = domain.due_steps(appeal, now, cal, policy)
-                    if not levels:
-                        appeal.next_check_at = domain.next_check(appeal, cal, policy)
-                        return 0
-                    effect = domain.climb(appeal, levels, now, cal, policy)
-                    round_ = domain.escalation_round(appeal)
-                    for level in levels:
-                        s.add(Escalation(appeal_id=appeal.id, round=round_, level=level,
-                                         step=domain.LADDER[level - 1],
-                                         department=appeal.lead_department, at=now))
-                appeal.updated_at = now
+                escalations = []
+                effect = self._climb(escalations, appeal, now, cal, policy)
+                if effect is None:
+                    return 0
+                s.add_all([Escalation(**e) for e in escalations])
                 s.flush()
                 self._commit_effect(s, appeal, effect, now)
                 return 1
@@ -547,9 +646,11 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
             gauge_overdue.labels(tier, dept).set(n_overdue)
 
     # -- helpers ---------------------------------------------------------------------
-    def _routes(self, s):
-        return [domain.Route(r.category, r.town, r.lead_department, tuple(r.co_departments or ()))
-                for r in s.execute(select(RoutingRule)).scalars()]
+    @staticmethod
+    def _routes(c, category):
+        """The routing table's rows of one category (the only ones that can match)."""
+        return [domain.Route(cat, town, lead, tuple(co or ()))
+                for cat, town, lead, co in c.execute(_ROUTES, {"category": category})]
 
     def _commit_effect(self, s, appeal, effect, now):
         for h in effect.history:
@@ -600,6 +701,51 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
 
 
 _LIST_HEAD = schemas.RectificationListOut(exclude=("items",))  # items are dumped one by one
+
+
+# The enterprise's name (from the directory's events) is read by the INSERT
+# itself: one round trip less than a SELECT before it.
+_INSERT_APPEAL = Appeal.__table__.insert().values(
+    enterprise_name=select(Enterprise.name).where(
+        Enterprise.credit_code == bindparam("known_enterprise")).scalar_subquery()
+).returning(*Appeal.__table__.c)
+_ROUTES = select(RoutingRule.category, RoutingRule.town, RoutingRule.lead_department,
+                 RoutingRule.co_departments).where(RoutingRule.category == bindparam("category"))
+
+# What the sweep may change on an appeal (the ladder, close_timeout's closing).
+_SWEPT_COLUMNS = ("status", "escalation_level", "next_check_at", "sweep_failures", "closed_at",
+                  "under_review", "updated_at")
+
+
+def _update_rows(s, appeals, before):
+    """Write what changed on each appeal with ONE UPDATE (a CASE on the id per
+    changed column); the version goes up as the ORM's would, so a copy another
+    worker holds is stale. Any row not matched fails the page."""
+    table = Appeal.__table__
+    changed = {}
+    for appeal, old in zip(appeals, before):
+        for column in _SWEPT_COLUMNS:
+            value = getattr(appeal, column)
+            if value != old[column]:
+                changed.setdefault(column, {})[appeal.id] = value
+    if not changed:
+        return
+    ids = [a.id for a in appeals]
+    values = {}
+    for column, by_id in changed.items():
+        ids_by_value = {}  # most rows of a page share their new values (the level, now)
+        for appeal_id, value in by_id.items():
+            ids_by_value.setdefault(value, []).append(appeal_id)
+        if len(ids_by_value) == 1 and len(by_id) == len(ids):
+            values[column] = literal(next(iter(ids_by_value)), table.c[column].type)
+        else:
+            values[column] = case(*[(table.c.id.in_(same), literal(value, table.c[column].type))
+                                    for value, same in ids_by_value.items()],
+                                  else_=table.c[column])
+    values["version"] = table.c.version + 1
+    result = s.connection().execute(update(table).where(table.c.id.in_(ids)).values(**values))
+    if result.rowcount != len(ids):
+        raise StaleDataError(f"sweep: {result.rowcount} of {len(ids)} appeals updated")
 
 
 def _actor(caller):

@@ -48,7 +48,10 @@ def test_quick_run_writes_every_row_with_a_number(quick_run):
     measures = " ".join(r["measure"] for r in rows)
     for expected in ("raw kombu", "WSGI hello", "appeals.get_appeal", "POST /api/v1/appeals via gateway, 16",
                      "POST /api/v1/appeals via gateway, 64", "sweep", "ledger deep page",
-                     "RSS of appeals", "RSS of gateway"):
+                     "RSS of appeals", "RSS of gateway",
+                     # issue #16: the work against a plain WSGI + one INSERT, CPU per appeal
+                     "the work: in-process monolith / plain WSGI + one INSERT, 16",
+                     "CPU per created appeal (ms), all processes"):
         assert expected in measures, expected
     # the same table was printed
     assert "POST /api/v1/appeals via gateway" in proc.stdout
