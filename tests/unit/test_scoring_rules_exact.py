@@ -17,6 +17,7 @@ from kernel.calendar import WorkingCalendar
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import Caller
 from services.scoring import domain
+from tests.unit.test_scoring_rules import totals  # ``(code, n, total, id_sum, max_id)`` rows
 
 CAL = WorkingCalendar()
 UTC = dt.timezone.utc
@@ -25,16 +26,6 @@ TASKFORCE = Caller(role="taskforce", sub="tf-1", org="taskforce")
 APPROVAL = Caller(role="department", sub="c-1", org="approval")
 ENT_A = Caller(role="enterprise", sub="u-a", org="A")
 PERIOD_HELP = ["a month 2026-11, a quarter 2026-Q4 or a year 2026"]
-
-
-def totals(**subjects):
-    """code=[scores…] → ``(code, n, total, id_sum, max_id)`` with made-up ids."""
-    out, next_id = [], 1
-    for code, scores in subjects.items():
-        ids = list(range(next_id, next_id + len(scores)))
-        next_id += len(scores)
-        out.append((code, len(scores), sum(scores), sum(ids), max(ids) if ids else 0))
-    return out
 
 
 # -- GW-2 who sees a rating ----------------------------------------------------------------------
