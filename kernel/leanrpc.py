@@ -218,6 +218,11 @@ class RpcServer(SharedExtension, ProviderCollector):
                 link.drop()
                 self.link = None
 
+    def connected(self):
+        """Whether the consumer's connection is up (readiness, kernel.health)."""
+        link = self.link
+        return link is not None and link.alive
+
     def _on_request(self, link, message):
         if not self._accepting:
             # stopping: another instance (or this one, restarted) takes it
