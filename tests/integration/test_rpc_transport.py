@@ -2,7 +2,10 @@
 broker: a lost reply ends in the caller's RpcTimeout (never a hang), an
 abandoned request expires unexecuted, green threads sharing one client each
 get their own answer, errors cross as before, and a forged caller is refused."""
+import shutil
+import subprocess
 import time
+from urllib.parse import unquote
 
 import eventlet
 import pytest
@@ -173,3 +176,42 @@ def test_an_unsigned_or_forged_caller_is_refused(back, base_config, rpc):
             with pytest.raises(Unauthorized):
                 proxy.transport_back.whoami()
                 pytest.fail(f"accepted: {name}")
+
+
+def _close_connections(amqp_uri):
+    """The broker drops every connection of this test run's vhost (as when a
+    node restarts), leaving other vhosts alone."""
+    vhost = unquote(amqp_uri.rsplit("/", 1)[1])
+    out = subprocess.run(["rabbitmqctl", "-q", "--no-table-headers", "list_connections",
+                          "pid", "vhost"], capture_output=True, text=True, timeout=60).stdout
+    pids = [line.split("\t")[0] for line in out.splitlines()
+            if line.endswith("\t" + vhost)]
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: broker drop"],
+                       capture_output=True, timeout=60)
+    return len(pids)
+
+
+def test_consumer_and_clients_reconnect_after_the_broker_dropped_them(
+        back, start_service, rpc, amqp_uri):
+    if not shutil.which("rabbitmqctl") or amqp_uri.endswith("//"):
+        pytest.skip("needs rabbitmqctl and a vhost of this run's own")
+    start_service(FrontService)
+    with rpc(TASKFORCE, timeout=3) as proxy:
+        assert proxy.transport_front.relay(3) == [0, 1, 2]
+        waiting = eventlet.spawn(proxy.transport_back.slow, 2)
+        eventlet.sleep(0.3)
+        assert _close_connections(amqp_uri) >= 3  # the service's, the front's client, ours
+        # the call in flight lost its way back: the caller's timeout, not a hang
+        with pytest.raises(RpcTimeout):
+            with eventlet.Timeout(10, AssertionError("the caller hung")):
+                waiting.wait()
+        # the same client, the service's consumer and the front's client come back
+        end, answer = time.monotonic() + 30, None
+        while answer is None and time.monotonic() < end:
+            try:
+                answer = proxy.transport_front.relay(5)
+            except (RpcTimeout, ConnectionError, UnknownService):
+                eventlet.sleep(0.5)
+        assert answer == [0, 1, 2, 3, 4]
+        assert proxy.transport_back.whoami() == {"role": "taskforce", "sub": "tf-1"}
