@@ -98,8 +98,12 @@ class _Link:
     def __init__(self, config):
         self.id = next(self._ids)
         self.conn = _connection(config)
-        self.conn.ensure_connection(max_retries=1)
-        self.channel = self.conn.channel()
+        try:
+            self.conn.ensure_connection(max_retries=1)
+            self.channel = self.conn.channel()
+        except BaseException:
+            self.conn.collect()
+            raise
         self.write = Semaphore(1)
         self.alive = True
         self.consumer_tag = None
@@ -125,11 +129,8 @@ class _Link:
         try:
             with eventlet.Timeout(2):
                 self.conn.release()
-        except BaseException:  # already broken: drop it without a handshake
-            try:
-                self.conn.collect()
-            except Exception:
-                pass
+        except (Exception, eventlet.Timeout):  # already broken: drop it without a handshake
+            self.drop()
 
     def drop(self):
         """Forget a broken connection without talking to the broker."""
@@ -185,12 +186,16 @@ class RpcServer(SharedExtension, ProviderCollector):
     def _open(self):
         link = _Link(self.container.config)
         ch = link.channel
-        ch.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
-        ch.queue_declare(self.queue, durable=True, auto_delete=False)
-        ch.queue_bind(self.queue, self.exchange, f"{self.service}.*")
-        ch.basic_qos(0, self.prefetch, False)
-        link.consumer_tag = ch.basic_consume(self.queue,
-                                             callback=partial(self._on_request, link))
+        try:
+            ch.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
+            ch.queue_declare(self.queue, durable=True, auto_delete=False)
+            ch.queue_bind(self.queue, self.exchange, f"{self.service}.*")
+            ch.basic_qos(0, self.prefetch, False)
+            link.consumer_tag = ch.basic_consume(self.queue,
+                                                 callback=partial(self._on_request, link))
+        except BaseException:
+            link.drop()
+            raise
         self.link = link
 
     def _read_loop(self):
@@ -320,7 +325,7 @@ class RpcServer(SharedExtension, ProviderCollector):
                     _log.warning("rpc consumer of %s not cancelled (%s)",
                                  self.queue, type(exc).__name__)
 
-    def _shut(self):
+    def _shut(self, graceful):
         self._closing = True
         self._accepting = False
         reader, self._reader = self._reader, None
@@ -328,14 +333,14 @@ class RpcServer(SharedExtension, ProviderCollector):
             reader.kill()
         link, self.link = self.link, None
         if link is not None:
-            link.close()
+            link.close() if graceful else link.drop()
 
     def stop(self):
-        self._shut()
+        self._shut(graceful=True)
         super().stop()
 
     def kill(self):
-        self._shut()
+        self._shut(graceful=False)
 
 
 class Rpc(Entrypoint):
@@ -415,9 +420,13 @@ class RpcClient:
     def _open(self):
         link = _Link(self.config)
         ch = link.channel
-        ch.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
-        # Direct reply-to: consume (no ack) before publishing, on the same channel.
-        ch.basic_consume(DIRECT_REPLY_TO, no_ack=True, callback=self._on_reply)
+        try:
+            ch.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
+            # Direct reply-to: consume (no ack) before publishing, on the same channel.
+            ch.basic_consume(DIRECT_REPLY_TO, no_ack=True, callback=self._on_reply)
+        except BaseException:
+            link.drop()
+            raise
         ch.events["basic_return"].add(self._on_return)
         self.link = link
         if not self._up.ready():
