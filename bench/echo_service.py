@@ -1,7 +1,8 @@
 """A nameko RPC service that does nothing but answer (``nameko run
-bench.echo_service:EchoService``): nameko's own request/reply cost, with no
-database behind it, between raw kombu and the appeals service."""
-from nameko.rpc import rpc
+bench.echo_service:EchoService``): the platform's request/reply cost (the
+kernel's ``rpc`` entrypoint in a nameko container), with no database behind
+it, between raw kombu and the appeals service."""
+from kernel.rpc import rpc
 
 from bench.floor import APPEAL_LIKE
 

@@ -117,9 +117,14 @@ class AdminServer(DependencyProvider):
             return "unreachable"
 
     def broker(self):
-        if self.watch is None:
+        # the event consumers' connection (nameko) and the RPC consumer's (kernel.leanrpc)
+        from .leanrpc import RpcServer
+        rpc = next((e for e in self.container.subextensions if isinstance(e, RpcServer)), None)
+        states = ([self.watch.connected()] if self.watch is not None else []) + (
+            [rpc.connected()] if rpc is not None else [])
+        if not states:
             return None
-        return "ok" if self.watch.connected() else "unreachable"
+        return "ok" if all(states) else "unreachable"
 
     def readiness(self):
         report = {"service": self.container.service_name}

@@ -1,9 +1,12 @@
 """RPC with a timeout on every call, and the caller's identity passed along.
 
-nameko 2.x's ``RpcProxy`` waits forever for a reply; ``TimedRpcProxy`` gives
-each call a deadline (``RPC_TIMEOUT_SECONDS``), expires the request message at
-the same moment so a late service does not act on an abandoned call, and
-raises ``nameko.exceptions.RpcTimeout``.
+Calls travel on the kernel's lean transport (kernel/leanrpc.py: one channel
+per connection, direct reply-to, transient messages). ``rpc`` is the
+entrypoint services use; ``TimedRpcProxy`` (in a container) and
+``cluster_proxy`` (standalone) give each call a deadline
+(``RPC_TIMEOUT_SECONDS``), expire the request message at the same moment so a
+late service does not act on an abandoned call, and raise
+``nameko.exceptions.RpcTimeout``.
 
 Identity (GW-2): the gateway authenticates and puts ``Caller`` into the worker
 context (``caller`` key); nameko propagates context data as message headers,
@@ -23,14 +26,12 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
-import eventlet
-from nameko.exceptions import RpcTimeout
 from nameko.extensions import DependencyProvider
-from nameko.rpc import MethodProxy, RpcProxy, ServiceProxy
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.config import secret_setting, setting
 from kernel.errors import Unauthorized
+from kernel.leanrpc import Rpc as _Rpc
+from kernel.leanrpc import RpcClientExtension, ServiceProxy, StandaloneRpc
 
 _log = logging.getLogger(__name__)
 
@@ -153,58 +154,39 @@ class CallerIdentity(DependencyProvider):
         return self.Handle(worker_ctx, self.key, self.ttl)
 
 
-class _TimedMethodProxy(MethodProxy):
-    def __init__(self, *args, timeout=None, **options):
-        self.timeout = timeout
-        if timeout:
-            options.setdefault("expiration", timeout)
-        super().__init__(*args, **options)
+class TimedRpcProxy(DependencyProvider):
+    """``appeals = TimedRpcProxy("appeals")``: calls through the container's one
+    lean RPC client (kernel.leanrpc), each with a deadline, carrying the
+    worker's context (caller identity, request id, call id stack)."""
 
-    def __call__(self, *args, **kwargs):
-        reply = self._call(*args, **kwargs)
-        try:
-            with eventlet.Timeout(self.timeout, RpcTimeout(self.timeout)):
-                return reply.result()
-        except RpcTimeout:
-            raise RpcTimeout(f"{self.service_name}.{self.method_name} gave no reply in {self.timeout}s")
+    client = RpcClientExtension()
 
-
-class _TimedServiceProxy(ServiceProxy):
-    def __init__(self, *args, timeout=None, **options):
-        self.timeout = timeout
-        super().__init__(*args, **options)
-
-    def __getattr__(self, name):
-        return _TimedMethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
-                                 timeout=self.timeout, **self.options)
-
-
-class TimedRpcProxy(RpcProxy):
     def __init__(self, target_service, timeout=None, **options):
+        self.target_service = target_service
         self.timeout = timeout
-        super().__init__(target_service, **options)
+        self.options = options
 
     def get_dependency(self, worker_ctx):
         timeout = self.timeout or float(setting(self.container.config, "RPC_TIMEOUT_SECONDS"))
-        return _TimedServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener,
-                                  timeout=timeout, **self.options)
+        # read at call time: the gateway sets the caller after injection
+        return ServiceProxy(self.client.client, self.target_service,
+                            lambda: worker_ctx.context_data, timeout)
 
 
 def cluster_proxy(config, caller: Caller = None, timeout=None, request_id=None):
-    """A standalone proxy (CLI, tests, benchmarks) — one per green thread, never
-    shared. The caller is signed with the config's ``CALLER_SIGNING_KEY``."""
+    """A standalone client (CLI, tests, benchmarks): ``with cluster_proxy(…) as
+    proxy: proxy.appeals.ping()``. One connection, safe to share between green
+    threads. The caller is signed with the config's ``CALLER_SIGNING_KEY``."""
     context = {}
     if caller is not None:
         context["caller"] = caller.to_header(caller_signing_key(config), identity_ttl(config))
     if request_id:
         context["request_id"] = request_id
-    return ClusterRpcProxy(config, context_data=context,
-                           timeout=timeout or float(setting(config, "RPC_TIMEOUT_SECONDS")))
+    return StandaloneRpc(config, context_data=context,
+                         timeout=timeout or float(setting(config, "RPC_TIMEOUT_SECONDS")))
 
 
 # Errors a client causes: nameko logs them as warnings, not as crashes.
-from nameko.rpc import Rpc as _Rpc  # noqa: E402
-
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound  # noqa: E402
 
 CLIENT_ERRORS = (BadInput, NotFound, Forbidden, Unauthorized, Conflict)

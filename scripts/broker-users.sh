@@ -16,8 +16,12 @@
 #   S.events                    S's event exchange: only S publishes events (outbox relay)
 #   evt-<src>-<type>--S.<fn>    S's event handler queues, bound to <src>.events
 #   <src>.events                read (bind) and declare, to consume another's events
+#   amq.default                 write only: RPC replies go to the caller's direct
+#                               reply-to (amq.rabbitmq.reply-to.*) through the default
+#                               exchange (kernel/leanrpc.py); RabbitMQ checks write on it
 # So a service cannot consume another's RPC calls or handler queues, nor
-# publish another's events. It can still publish RPC calls to any service (it
+# publish another's events to their exchange. (Write on amq.default also lets it
+# publish to a queue by name: the price of direct reply-to on RabbitMQ 3.x.) It can still publish RPC calls to any service (it
 # must) — those carry a signed caller identity (kernel/rpc.py).
 set -euo pipefail
 
@@ -44,7 +48,7 @@ for s in "${services[@]}"; do
   fi
   own="rpc-$s|rpc\\.reply-$s-.+|$s\\.events|evt-.+--$s\\..+"
   configure="^(nameko-rpc|$own|[a-z][a-z0-9_]*\\.events)$"
-  write="^(nameko-rpc|$own)$"
+  write="^(nameko-rpc|amq\\.default|$own)$"
   read="^(nameko-rpc|rpc-$s|rpc\\.reply-$s-.+|evt-.+--$s\\..+|[a-z][a-z0-9_]*\\.events)$"
   "$ctl" -q set_permissions -p "$vhost" "$user" "$configure" "$write" "$read" >/dev/null
   if [ -n "$generated" ]; then echo "$user $password"; else echo "$user (password from $var)"; fi

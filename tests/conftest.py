@@ -152,7 +152,8 @@ def start_service(base_config):
 
 @pytest.fixture
 def rpc(base_config):
-    """``with rpc(caller) as proxy: proxy.appeals.create_appeal(...)``."""
+    """``with rpc(caller) as proxy: proxy.appeals.create_appeal(...)``: the kernel's
+    standalone client (kernel.leanrpc); green threads may share one proxy."""
 
     @contextmanager
     def open_proxy(caller=None, **kw):

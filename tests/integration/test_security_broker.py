@@ -11,9 +11,9 @@ from urllib.parse import quote
 import pytest
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Producer
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.config import ROOT
+from kernel.leanrpc import StandaloneRpc
 from services.appeals.service import AppealsService
 
 pytestmark = [pytest.mark.integration, pytest.mark.db_independent]
@@ -57,7 +57,7 @@ def test_a_service_user_cannot_touch_another_services_queues(broker_users, start
     # rule: GW-2
     # the appeals service runs under its own user: its permissions are enough
     start_service(AppealsService, DB_URL=db_factory("appeals"), AMQP_URI=broker_users["appeals"])
-    with ClusterRpcProxy({**base_config, "AMQP_URI": broker_users["guest"]}, timeout=20) as p:
+    with StandaloneRpc({**base_config, "AMQP_URI": broker_users["guest"]}, timeout=20) as p:
         assert p.appeals.ping()["status"] == "ok"  # a caller in that vhost is answered
     inspections = broker_users["inspections"]
     _refused(inspections, lambda ch: ch.basic_consume("rpc-appeals", callback=lambda m: None))

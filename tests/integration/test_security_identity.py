@@ -6,10 +6,10 @@ import json
 import time
 
 import pytest
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel.config import InsecureSetting
 from kernel.errors import Unauthorized
+from kernel.leanrpc import StandaloneRpc
 from kernel.rpc import Caller, caller_signing_key
 from services.appeals.service import AppealsService
 
@@ -26,7 +26,7 @@ def appeals(start_service, db_factory):
 
 def _call_with(base_config, header):
     """list_appeals with a raw ``caller`` context header, as a rogue publisher would."""
-    with ClusterRpcProxy(base_config, context_data={"caller": header}, timeout=20) as proxy:
+    with StandaloneRpc(base_config, context_data={"caller": header}, timeout=20) as proxy:
         return proxy.appeals.list_appeals({})
 
 
