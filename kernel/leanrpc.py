@@ -12,12 +12,24 @@ headers), a call is one publish each way:
   thread; replies go out transient, unconfirmed, on that channel, then the
   request is acked. It reconnects after the broker went away.
 - ``RpcClient``: one connection and channel consuming RabbitMQ's direct
-  reply-to (``amq.rabbitmq.reply-to``, no ack); one reader green thread hands
+  reply-to (``amq.rabbitmq.reply-to``, no ack) — or, with ``RPC_REPLY_TO:
+  queue``, one exclusive reply queue of its own per connection (see below);
+  one reader green thread hands
   each reply to the caller waiting on its ``correlation_id``. Publishing is
   serialised by a lock, so any number of green threads can share one client.
   Requests are transient, expire with the caller's timeout (a late service
   does not act on an abandoned call) and are ``mandatory``: a call to a
   service with no queue fails at once with ``UnknownService``.
+
+Why two ways back: the service answers a direct reply-to through the default
+exchange, and RabbitMQ checks write permission on ``amq.default`` for that —
+a permission that also lets its holder publish into any queue by name (such
+as another service's event handler queues). Where each service has a broker
+user of its own (production: scripts/broker-users.sh, k8s/), clients use
+``RPC_REPLY_TO: queue``: a reply queue ``rpc.reply-<owner>-<id>`` per
+connection (not per call or proxy), bound to ``nameko-rpc``, through which
+services already may publish. One broker user for all (development, tests,
+the benchmark) uses direct reply-to, the default.
 
 Nothing here is confirmed by the broker: a reply lost in transit is the
 caller's ``RpcTimeout``, as a crashed worker already was. Writes that must
@@ -47,6 +59,8 @@ from nameko.exceptions import (ContainerBeingKilled, IncorrectSignature, Malform
                                UnserializableValueError, deserialize, serialize)
 from nameko.extensions import Entrypoint, ProviderCollector, SharedExtension
 from nameko.serialization import setup as serialization_setup
+
+from kernel.config import setting
 
 _log = logging.getLogger(__name__)
 
@@ -380,9 +394,15 @@ class RpcClient:
     """One connection for all of a process's (or container's) calls; safe to
     share between green threads. ``start()`` connects, ``stop()`` closes."""
 
-    def __init__(self, config, spawn=eventlet.spawn):
+    def __init__(self, config, spawn=eventlet.spawn, owner="standalone"):
         self.config = config
         self.exchange = rpc_exchange_name(config)
+        # "direct" (amq.rabbitmq.reply-to) or "queue" (a reply queue per connection)
+        self.reply_mode = str(setting(config, "RPC_REPLY_TO", "direct")).lower()
+        if self.reply_mode not in ("direct", "queue"):
+            raise ValueError(f"RPC_REPLY_TO must be direct or queue, not {self.reply_mode!r}")
+        self.owner = owner
+        self.reply_to = DIRECT_REPLY_TO
         self.serializer, accept = serialization_setup(config)
         self.accept = kombu.serialization.prepare_accept_content(accept)
         self.tick_seconds = _tick_seconds(config)
@@ -422,12 +442,21 @@ class RpcClient:
         ch = link.channel
         try:
             ch.exchange_declare(self.exchange, "topic", durable=True, auto_delete=False)
-            # Direct reply-to: consume (no ack) before publishing, on the same channel.
-            ch.basic_consume(DIRECT_REPLY_TO, no_ack=True, callback=self._on_reply)
+            if self.reply_mode == "queue":
+                # this connection's own reply queue, gone with it
+                reply_to = f"rpc.reply-{self.owner}-{uuid.uuid4().hex}"
+                ch.queue_declare(reply_to, exclusive=True, auto_delete=True)
+                ch.queue_bind(reply_to, exchange=self.exchange, routing_key=reply_to)
+            else:
+                reply_to = DIRECT_REPLY_TO
+            # consume (no ack) before publishing, on the same channel (direct
+            # reply-to requires it)
+            ch.basic_consume(reply_to, no_ack=True, callback=self._on_reply)
         except BaseException:
             link.drop()
             raise
         ch.events["basic_return"].add(self._on_return)
+        self.reply_to = reply_to
         self.link = link
         if not self._up.ready():
             self._up.send(link)
@@ -500,13 +529,14 @@ class RpcClient:
             {"args": args, "kwargs": kwargs}, self.serializer)
         corr = uuid.uuid4().hex
         msg = Message(body, content_type=content_type, content_encoding=encoding,
-                      delivery_mode=TRANSIENT, reply_to=DIRECT_REPLY_TO, correlation_id=corr,
+                      delivery_mode=TRANSIENT, correlation_id=corr,
                       expiration=str(max(1, int(timeout * 1000))),
                       application_headers=headers_of(context_data))
         routing_key = f"{service}.{method}"
         for attempt in (1, 2):
             link = self._wait_up(deadline)
             pending = self._pending[corr] = _Pending(link.id, service, method)
+            msg.properties["reply_to"] = self.reply_to  # this connection's way back
             try:
                 with link.write:
                     link.channel.basic_publish(msg, exchange=self.exchange,
@@ -610,8 +640,8 @@ class StandaloneRpc:
     or ``start()`` / ``stop()``. One connection; its proxy may be shared by
     any number of green threads."""
 
-    def __init__(self, config, context_data=None, timeout=None):
-        self.client = RpcClient(config)
+    def __init__(self, config, context_data=None, timeout=None, owner="standalone"):
+        self.client = RpcClient(config, owner=owner)  # owner: names its reply queue
         context = dict(context_data or {})
         # as nameko's standalone proxy: the calls' origin in the call id stack
         context.setdefault("call_id_stack", [f"standalone_rpc_proxy.call.{uuid.uuid4()}"])
@@ -636,7 +666,8 @@ class RpcClientExtension(SharedExtension):
 
     def setup(self):
         self.client = RpcClient(self.container.config, spawn=partial(
-            self.container.spawn_managed_thread, identifier="leanrpc.client"))
+            self.container.spawn_managed_thread, identifier="leanrpc.client"),
+            owner=self.container.service_name)
 
     def start(self):
         self.client.start(lazy=True)

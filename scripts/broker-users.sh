@@ -12,17 +12,19 @@
 # nameko's names, and what each user may do with them (RabbitMQ regexes):
 #   nameko-rpc                  the RPC exchange every service declares and publishes to
 #   rpc-S                       S's RPC queue: only S declares, binds and consumes it
-#   rpc.reply-S-<uuid>          S's reply queues (its RPC proxies)
+#   rpc.reply-S-<uuid>          S's reply queues, one per RPC client connection
+#                               (RPC_REPLY_TO: queue; kernel/leanrpc.py). No write on
+#                               amq.default, which direct reply-to would need and which
+#                               would let S publish into any queue by name
 #   S.events                    S's event exchange: only S publishes events (outbox relay)
 #   evt-<src>-<type>--S.<fn>    S's event handler queues, bound to <src>.events
 #   <src>.events                read (bind) and declare, to consume another's events
-#   amq.default                 write only: RPC replies go to the caller's direct
-#                               reply-to (amq.rabbitmq.reply-to.*) through the default
-#                               exchange (kernel/leanrpc.py); RabbitMQ checks write on it
 # So a service cannot consume another's RPC calls or handler queues, nor
-# publish another's events to their exchange. (Write on amq.default also lets it
-# publish to a queue by name: the price of direct reply-to on RabbitMQ 3.x.) It can still publish RPC calls to any service (it
+# publish another's events. It can still publish RPC calls to any service (it
 # must) — those carry a signed caller identity (kernel/rpc.py).
+#
+# QQ_BROKER_PERMISSIONS_ONLY=1: print "S configure write read" per service and
+# change nothing (tests/deploy checks k8s/'s Permission objects against it).
 set -euo pipefail
 
 vhost="${1:-/}"
@@ -35,6 +37,13 @@ for s in "${services[@]}"; do
   if ! [[ "$s" =~ ^[a-z][a-z0-9_]*$ ]]; then
     echo "service names are lower-case letters, digits and _: $s" >&2; exit 2
   fi
+  own="rpc-$s|rpc\\.reply-$s-.+|$s\\.events|evt-.+--$s\\..+"
+  configure="^(nameko-rpc|$own|[a-z][a-z0-9_]*\\.events)$"
+  write="^(nameko-rpc|$own)$"
+  read="^(nameko-rpc|rpc-$s|rpc\\.reply-$s-.+|evt-.+--$s\\..+|[a-z][a-z0-9_]*\\.events)$"
+  if [ -n "${QQ_BROKER_PERMISSIONS_ONLY:-}" ]; then
+    printf '%s %s %s %s\n' "$s" "$configure" "$write" "$read"; continue
+  fi
   var="QQ_BROKER_PASSWORD_$(echo "$s" | tr '[:lower:]' '[:upper:]')"
   password="${!var:-}"
   generated=""
@@ -46,10 +55,6 @@ for s in "${services[@]}"; do
   if ! "$ctl" -q add_user "$user" "$password" >/dev/null 2>&1; then
     "$ctl" -q change_password "$user" "$password" >/dev/null  # it exists: rotate
   fi
-  own="rpc-$s|rpc\\.reply-$s-.+|$s\\.events|evt-.+--$s\\..+"
-  configure="^(nameko-rpc|$own|[a-z][a-z0-9_]*\\.events)$"
-  write="^(nameko-rpc|amq\\.default|$own)$"
-  read="^(nameko-rpc|rpc-$s|rpc\\.reply-$s-.+|evt-.+--$s\\..+|[a-z][a-z0-9_]*\\.events)$"
   "$ctl" -q set_permissions -p "$vhost" "$user" "$configure" "$write" "$read" >/dev/null
   if [ -n "$generated" ]; then echo "$user $password"; else echo "$user (password from $var)"; fi
 done

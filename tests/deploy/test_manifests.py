@@ -496,3 +496,30 @@ def test_dashboard_shows_what_the_services_export():
     unknown = {m for m in used if not m.startswith("rabbitmq_")} - exported - process
     assert not unknown, f"the dashboard reads metrics nobody exports: {unknown}"
     assert "rabbitmq_detailed_queue_messages_ready" in used  # queue depth, from RabbitMQ itself
+
+
+# -- the broker: each service on its own names ---------------------------------------------------
+
+def test_each_services_broker_permissions_are_those_of_broker_users_sh(rendered):
+    # rule: ops (issues 13, 17) — k8s/ grants each service's RabbitMQ user exactly what
+    # scripts/broker-users.sh grants (its own queues and exchanges; no amq.default), and the
+    # services are told to take their RPC replies through reply queues of their own
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "broker-users.sh"), "qinqing"],
+                         env=dict(os.environ, QQ_BROKER_PERMISSIONS_ONLY="1"),
+                         check=True, capture_output=True, text=True, timeout=30).stdout
+    expected = {}
+    for line in out.splitlines():
+        service, configure, write, read = line.split(" ")
+        expected[service] = {"configure": configure, "write": write, "read": read}
+    for overlay in OVERLAYS:
+        docs = rendered[overlay][1]
+        granted = {d["spec"]["userReference"]["name"]: d["spec"]["permissions"]
+                   for d in of_kind(docs, "Permission") if d["spec"]["userReference"]["name"] != "keda"}
+        assert granted == expected, overlay
+        assert all(not re.search(p["write"], "amq.default") for p in granted.values())
+        assert all(not re.search(p["read"], "rpc-appeals") for s, p in granted.items() if s != "appeals")
+        settings = of_kind(docs, "ConfigMap", "qinqing-settings")[0]["data"]
+        assert settings["RPC_REPLY_TO"] == "queue"
+        for name in code_services():
+            env = of_kind(docs, "Deployment", name)[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+            assert any(e["name"] == "RPC_REPLY_TO" for e in env), name

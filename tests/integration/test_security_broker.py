@@ -57,9 +57,16 @@ def test_a_service_user_cannot_touch_another_services_queues(broker_users, start
     # rule: GW-2
     # the appeals service runs under its own user: its permissions are enough
     start_service(AppealsService, DB_URL=db_factory("appeals"), AMQP_URI=broker_users["appeals"])
-    with StandaloneRpc({**base_config, "AMQP_URI": broker_users["guest"]}, timeout=20) as p:
+    # Replies come back through a reply queue of the caller's own (RPC_REPLY_TO: queue):
+    # the service needs no write on the default exchange
+    with StandaloneRpc({**base_config, "AMQP_URI": broker_users["guest"],
+                        "RPC_REPLY_TO": "queue"}, timeout=20) as p:
         assert p.appeals.ping()["status"] == "ok"  # a caller in that vhost is answered
     inspections = broker_users["inspections"]
+    # a service calling another under its own user, its reply queue in its own name space
+    with StandaloneRpc({**base_config, "AMQP_URI": inspections, "RPC_REPLY_TO": "queue"},
+                       timeout=20, owner="inspections") as p:
+        assert p.appeals.ping()["status"] == "ok"
     _refused(inspections, lambda ch: ch.basic_consume("rpc-appeals", callback=lambda m: None))
     _refused(inspections, lambda ch: ch.basic_get("rpc-appeals"))
     _refused(inspections, lambda ch: ch.queue_purge("rpc-appeals"))
@@ -69,6 +76,12 @@ def test_a_service_user_cannot_touch_another_services_queues(broker_users, start
                              exchange=Exchange("appeals.events", type="topic", durable=True))
         ch.basic_qos(0, 1, False)  # a synchronous call: the broker's refusal arrives here
     _refused(inspections, forge_event)
+
+    def straight_into_a_queue(ch):  # the default exchange would reach any queue by its name
+        Producer(ch).publish({"forged": True}, exchange="", declare=[],
+                             routing_key="evt-appeals-appeal.rated--scoring.on_appeal_rated")
+        ch.basic_qos(0, 1, False)
+    _refused(inspections, straight_into_a_queue)
     # its own name space works
     with Connection(inspections) as conn:
         ch = conn.channel()
