@@ -6,6 +6,7 @@ Expected values are the official schedules (国务院办公厅 notices), worked 
 hand, not read back from the code under test."""
 import datetime as dt
 import json
+import locale
 import logging
 import time
 
@@ -36,7 +37,24 @@ def server_not_in_utc(monkeypatch):
     time.tzset()
 
 
+@pytest.fixture
+def server_in_c_locale():
+    """A container started with LANG=C: text read without an explicit encoding is ASCII."""
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")
+    yield
+    locale.setlocale(locale.LC_CTYPE, saved)
+
+
 # -- the operator's schedule file ----------------------------------------------
+
+def test_schedule_file_is_read_as_utf8_whatever_the_server_locale(tmp_path, server_in_c_locale):
+    # rule: APP-4
+    # the notice's number (文号) is Chinese: an ASCII read would refuse the whole file
+    path = write(tmp_path, {"year": 2027, "source": "国办发明电〔2026〕N号",
+                            "holidays": ["2027-01-01"]})
+    assert HolidaySchedule.from_file(path).holidays == {D(2027, 1, 1)}
+
 
 def test_schedule_file_expands_ranges_single_dates_and_open_ranges_exactly(tmp_path):
     # rule: APP-4
