@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from kernel.calendar import HolidaySchedule, WorkingCalendar, _PACKAGE_YEARS, to_utc
+from kernel.calendar import HolidaySchedule, WorkingCalendar, _PACKAGE_YEARS, to_utc, utcnow
 
 D = dt.date
 UTC = dt.timezone.utc
@@ -254,3 +254,12 @@ def test_shift_keeps_the_shanghai_time_of_day_forwards_and_backwards(server_not_
     assert cal.shift(dt.datetime(2026, 10, 11, 23, 30, tzinfo=UTC), -2) == dt.datetime(
         2026, 10, 8, 23, 30, tzinfo=UTC)
     assert cal.shift(start, 0) == start
+
+
+def test_utcnow_is_aware_utc_now(server_not_in_utc):
+    # rule: APP-4
+    # a naive "now" compared with an aware deadline raises; a local one is hours off
+    before = time.time()
+    now = utcnow()
+    assert now.tzinfo is UTC
+    assert before - 1 <= now.timestamp() <= time.time() + 1
