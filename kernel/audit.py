@@ -105,6 +105,16 @@ def _key(obj):
         return None
 
 
+def note_changes(session, table, op, keys=(None,)):
+    """Writes that bypass the ORM (Core statements on the session's connection,
+    for speed) are named by their writer, so the audit trail still records
+    them with the transaction (``AuditTrail`` reads them at commit)."""
+    if table in NOT_AUDITED:
+        return
+    session.info.setdefault("qq_audit", []).extend(
+        {"table": table, "op": op, "key": None if k is None else str(k)} for k in keys)
+
+
 class AuditTrail(DependencyProvider):
 
     def setup(self):

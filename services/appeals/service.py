@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from sqlalchemy import and_, bindparam, case, delete, literal, or_, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
+from kernel.audit import note_changes
 from kernel.calendar import to_utc, utcnow
 from kernel.config import setting, setting_json
 from kernel.consumers import consumes
@@ -109,11 +110,14 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 row["known_enterprise"] = row["enterprise_code"]
                 stored = c.execute(_INSERT_APPEAL, row).one()._asdict()
                 appeal = SimpleNamespace(**stored, co_departments=co)
+                note_changes(s, Appeal.__tablename__, "insert", [appeal.id])
                 if co:
                     c.execute(AppealCoDepartment.__table__.insert(),
                               [{"appeal_id": appeal.id, "department": d} for d in co])
+                    note_changes(s, AppealCoDepartment.__tablename__, "insert")
                 history = [{"appeal_id": appeal.id, "at": now, **h} for h in effect.history]
                 c.execute(AppealHistory.__table__.insert(), history)
+                note_changes(s, AppealHistory.__tablename__, "insert")
                 base = self._event_base(appeal)
                 self.outbox.add_many(s, [(t, {**base, **extra}) for t, extra in effect.events])
                 out = self._out_row(appeal, now)
@@ -237,8 +241,10 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
                 _update_rows(s, appeals, before)
                 if escalations:
                     s.connection().execute(Escalation.__table__.insert(), escalations)
+                    note_changes(s, Escalation.__tablename__, "insert")
                 if history:
                     s.connection().execute(AppealHistory.__table__.insert(), history)
+                    note_changes(s, AppealHistory.__tablename__, "insert")
                 self.outbox.add_many(s, events)  # the page's events: one INSERT
             return ids, cursor, moved
         except Exception as exc:
@@ -746,6 +752,7 @@ def _update_rows(s, appeals, before):
     result = s.connection().execute(update(table).where(table.c.id.in_(ids)).values(**values))
     if result.rowcount != len(ids):
         raise StaleDataError(f"sweep: {result.rowcount} of {len(ids)} appeals updated")
+    note_changes(s, table.name, "update", ids)
 
 
 def _actor(caller):

@@ -185,3 +185,19 @@ def test_a_page_that_fails_as_a_whole_is_done_one_by_one_without_its_events(ledg
         stuck = s.get(Appeal, broken)
         assert stuck.escalation_level == 0 and stuck.sweep_failures == 1
         assert stuck.next_check_at > before
+
+
+def test_a_batched_page_is_on_the_audit_trail(ledger):
+    # rule: APP-5 (and the audit trail, issue #14): the page's Core writes are recorded
+    # with the timer as their credential, each climbed appeal by its id
+    container, engine, ids = ledger(5, batch=2)
+    sweep(container)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT entrypoint, credential, changes FROM audit_log "
+                              "WHERE entrypoint = 'sweep'")).all()
+    assert rows and all(r.credential == "system:timer" for r in rows)
+    changes = [ch for r in rows for ch in (r.changes if isinstance(r.changes, list)
+                                             else json.loads(r.changes))]
+    assert {ch["key"] for ch in changes if ch["table"] == "appeals" and ch["op"] == "update"} \
+        == {str(i) for i in ids}
+    assert any(ch["table"] == "escalations" and ch["op"] == "insert" for ch in changes)
