@@ -453,7 +453,7 @@ def build_rows(raw, p):
             _ratio(g and g["rate"], k and k["rate"]), ref_value=g and g["rate"])
     for inflight in (1, 16):
         e, k = raw.get(f"echo_{inflight}"), raw.get(f"kombu_{inflight}")
-        row("1 floor", f"nameko RPC echo (no database) via cluster_proxy, "
+        row("1 floor", f"RPC echo (no database), kernel transport (kernel/leanrpc.py), "
             f"{'1 caller sequential' if inflight == 1 else '16 in flight'}",
             e and e["rate"], "calls/s", _rate(e), f"raw kombu: {_rate(k)}",
             _ratio(e and e["rate"], k and k["rate"]), ref_value=k and k["rate"])
