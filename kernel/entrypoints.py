@@ -34,6 +34,20 @@ def get_or_404(session, model, value, what):
     return row
 
 
+def read_one(db, model, value, what, answer, check=None):
+    """A get-one entrypoint's whole read, in one read session: the row whose id
+    came from outside, ``check(row)`` when given (who may see it; it answers
+    404 for a missing row too), else 404 "no such <what>" when missing; then
+    ``answer(session, row)``."""
+    with db.reading() as s:
+        row = s.get(model, object_id(value, what))
+        if check is not None:
+            check(row)
+        elif row is None:
+            raise NotFound(f"no such {what}")
+        return answer(s, row)
+
+
 def due_ids(session, when, now, limit=500):
     """A sweep's work: the ids of the rows whose indexed next-check time
     ``when`` (a mapped column) has come, earliest first, at most ``limit``;

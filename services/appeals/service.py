@@ -12,7 +12,7 @@ from kernel.audit import note_changes
 from kernel.calendar import to_utc, utcnow
 from kernel.config import setting, setting_json
 from kernel.consumers import consumes
-from kernel.entrypoints import (create_once, object_id, require_staff, scoped_key,
+from kernel.entrypoints import (create_once, object_id, read_one, require_staff, scoped_key,
                                 service_dependencies, stale_is_conflict)
 from kernel.exports import export_dir
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
@@ -134,10 +134,9 @@ class AppealsService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     @rpc
     def get_appeal(self, appeal_id):
         caller = self.caller.require()
-        with self.db.reading() as s:
-            appeal = s.get(Appeal, object_id(appeal_id))
-            domain.check_visible(appeal, caller)
-            return self._out(s, appeal, utcnow())
+        return read_one(self.db, Appeal, appeal_id, "appeal",
+                        lambda s, appeal: self._out(s, appeal, utcnow()),
+                        check=lambda appeal: domain.check_visible(appeal, caller))
 
     @rpc
     def list_appeals(self, query=None):

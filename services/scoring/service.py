@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from kernel.calendar import utcnow
 from kernel.config import ROOT, setting, setting_json
 from kernel.consumers import consumes
-from kernel.entrypoints import due_ids, get_or_404, object_id, service_dependencies
+from kernel.entrypoints import due_ids, get_or_404, object_id, read_one, service_dependencies
 from kernel.errors import BadInput, Conflict, Forbidden, NotFound
 from kernel.rpc import rpc
 from kernel.rules import CountyRules
@@ -186,10 +186,8 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
     @rpc
     def get_rating(self, rating_id):
         caller = self.caller.require()
-        with self.db.reading() as s:
-            rating = s.get(Rating, object_id(rating_id))
-            domain.check_rating_visible(rating, caller)
-            return self._rating_out(s, rating)
+        return read_one(self.db, Rating, rating_id, "rating", self._rating_out,
+                        check=lambda rating: domain.check_rating_visible(rating, caller))
 
     @rpc
     def list_ratings(self, query=None):
@@ -560,9 +558,7 @@ class ScoringService(service_dependencies(MIGRATIONS, outbox_table, processed_ta
 
     @rpc
     def session_board(self, session_id):
-        with self.db.reading() as s:
-            live = get_or_404(s, LiveSession, session_id, "session")
-            return self._board(s, live)
+        return read_one(self.db, LiveSession, session_id, "session", self._board)
 
     @rpc
     def close_session(self, session_id):

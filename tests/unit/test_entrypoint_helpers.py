@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from kernel.db import UTCDateTime
-from kernel.entrypoints import due_ids, get_or_404, object_id
+from kernel.entrypoints import due_ids, get_or_404, object_id, read_one
 from kernel.errors import NotFound
 from kernel.models import Id
 
@@ -61,3 +61,39 @@ def test_due_ids_are_those_whose_time_has_come_earliest_first(session):
     assert due_ids(session, Case.next_check_at, now) == [2, 3, 1]
     assert due_ids(session, Case.next_check_at, now, limit=2) == [2, 3]
     assert due_ids(session, Case.next_check_at, T0) == []
+
+
+class _Reading:
+    """A Database's ``reading()`` over the test's session."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def reading(self):
+        import contextlib
+        return contextlib.nullcontext(self.session)
+
+
+def test_read_one_answers_the_row_or_404(session):
+    db = _Reading(session)
+    assert read_one(db, Case, "2", "case", lambda s, row: (s is session, row.id)) == (True, 2)
+    for value in ("99", "nope"):
+        with pytest.raises(NotFound, match="^no such case$"):
+            read_one(db, Case, value, "case", lambda s, row: row)
+
+
+def test_read_one_lets_the_check_decide_also_for_a_missing_row(session):
+    db = _Reading(session)
+    seen = []
+
+    def check(row):
+        seen.append(row)
+        if row is None or row.id != 2:
+            raise NotFound("no such thing of yours")
+
+    assert read_one(db, Case, 2, "case", lambda s, row: row.id, check=check) == 2
+    with pytest.raises(NotFound, match="of yours"):
+        read_one(db, Case, 3, "case", lambda s, row: row.id, check=check)
+    with pytest.raises(NotFound, match="of yours"):
+        read_one(db, Case, 99, "case", lambda s, row: row.id, check=check)
+    assert [r.id if r else None for r in seen] == [2, 3, None]

@@ -5,7 +5,7 @@ import secrets
 from sqlalchemy import func, select
 
 from kernel.calendar import utcnow
-from kernel.entrypoints import get_or_404
+from kernel.entrypoints import get_or_404, read_one
 from kernel.errors import BadInput, Forbidden
 from kernel.rpc import rpc
 from kernel.schemas import dump
@@ -81,9 +81,7 @@ class DrawEntrypoints(InspectionsBase):
     @rpc
     def get_draw(self, draw_id):
         """Public (一公开): no caller needed."""
-        with self.db.reading() as s:
-            drawn = get_or_404(s, Draw, draw_id, "draw")
-            return self._draw_out(s, drawn)
+        return read_one(self.db, Draw, draw_id, "draw", self._draw_out)
 
     @rpc
     def list_draws(self, query=None):
