@@ -31,6 +31,7 @@ import sys
 import uuid
 
 import eventlet
+from amqp.exceptions import ConnectionError as AMQPConnectionError
 from eventlet.semaphore import Semaphore
 from kombu import Connection, Exchange, Queue
 from nameko.events import EventHandler
@@ -120,9 +121,20 @@ class ReliableEventHandler(EventHandler):
         super().kill()
         self.publisher.close()
 
+    def _settle(self, settle, message):
+        """Ack or requeue; a connection gone meanwhile is no error (nameko's own
+        ack catches only amqp's ConnectionError, not the socket's, and the
+        worker's exception would kill the whole container): the broker
+        redelivers the unacked message and ``processed_events`` drops the repeat."""
+        try:
+            settle(message)
+        except (OSError, AMQPConnectionError) as exc:
+            _log.warning("%s not settled, the connection is gone (%s): it comes again",
+                         self.event_type, type(exc).__name__)
+
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            self._settle(self.queue_consumer.ack_message, message)
             return
         headers = dict(message.headers or {})
         attempt = int(headers.get(ATTEMPTS, 1))
@@ -131,7 +143,7 @@ class ReliableEventHandler(EventHandler):
             # the database or the network is away, not the message at fault:
             # it comes again, uncounted, however long the outage lasts
             eventlet.sleep(min(self.backoff * 5, 2.0))
-            self.queue_consumer.requeue_message(message)
+            self._settle(self.queue_consumer.requeue_message, message)
             return
         try:
             if poison or attempt >= self.max_attempts:
@@ -144,9 +156,9 @@ class ReliableEventHandler(EventHandler):
         except Exception as exc:  # the broker is away: give it back, it comes again
             _log.warning("cannot set aside a failed %s (%s); requeued", self.event_type,
                          type(exc).__name__)
-            self.queue_consumer.requeue_message(message)
+            self._settle(self.queue_consumer.requeue_message, message)
             return
-        self.queue_consumer.ack_message(message)
+        self._settle(self.queue_consumer.ack_message, message)
 
     def _dead_letter(self, message, headers, attempt, exc_info):
         error = f"{exc_info[0].__name__}: {exc_info[1]}"[:500]
