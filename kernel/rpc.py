@@ -1,7 +1,8 @@
 """RPC with a timeout on every call, and the caller's identity passed along.
 
 Calls travel on the kernel's lean transport (kernel/leanrpc.py: one channel
-per connection, direct reply-to, transient messages). ``rpc`` is the
+per connection, replies by direct reply-to or a reply queue per connection
+(``RPC_REPLY_TO``), transient messages). ``rpc`` is the
 entrypoint services use; ``TimedRpcProxy`` (in a container) and
 ``cluster_proxy`` (standalone) give each call a deadline
 (``RPC_TIMEOUT_SECONDS``), expire the request message at the same moment so a

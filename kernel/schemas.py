@@ -32,24 +32,24 @@ def load(schema_cls, payload, whole="_schema", **context):
     payload, unstorable = storable_text(payload)
     if unstorable:
         raise BadInput(flatten_errors(unstorable, whole=whole))
-    if not context:
-        try:
-            return shared(schema_cls).load(payload)
-        except ValidationError as exc:
-            raise BadInput(flatten_errors(exc.messages, whole=whole))
-    # A schema with per-call context: an instance borrowed from a free list,
-    # so it is built once per concurrent caller, not once per call. The
-    # context dict is changed in place: nested schemas built from it share it.
-    free = _FREE.setdefault(schema_cls, [])
-    schema = free.pop() if free else schema_cls(context={})
-    schema.context.update(context)
+    free = None
+    if context:
+        # A schema with per-call context: an instance borrowed from a free list,
+        # so it is built once per concurrent caller, not once per call. The
+        # context dict is changed in place: nested schemas built from it share it.
+        free = _FREE.setdefault(schema_cls, [])
+        schema = free.pop() if free else schema_cls(context={})
+        schema.context.update(context)
+    else:
+        schema = shared(schema_cls)
     try:
         return schema.load(payload)
     except ValidationError as exc:
         raise BadInput(flatten_errors(exc.messages, whole=whole))
     finally:
-        schema.context.clear()
-        free.append(schema)
+        if free is not None:
+            schema.context.clear()
+            free.append(schema)
 
 
 _FREE = {}  # schema class → instances not in use (see load)

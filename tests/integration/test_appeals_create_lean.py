@@ -8,16 +8,9 @@ from kernel.calendar import utcnow
 from kernel.db import make_engine
 from services.appeals.service import AppealsService
 from tests.conftest import ENTERPRISE_A, ENTERPRISE_B
+from tests.integration.test_appeals_flow import new_appeal as body
 
 pytestmark = pytest.mark.integration
-
-
-def body(**kw):
-    out = {"channel": "mini_program", "category": "permit", "town": "hongshi",
-           "title": "营业执照变更迟迟未办", "content": "提交材料已两周, 仍未办结",
-           "contact_name": "张明", "contact_phone": "13912340001"}
-    out.update(kw)
-    return out
 
 
 def test_the_answer_of_a_new_appeal_is_what_reading_it_back_gives(start_service, db_factory,
